@@ -1,0 +1,908 @@
+"""``Trial``: one configuration to evaluate, profiled; ``Trial.Report``: its outcome.
+
+The hot path (``Trial(...)``, ``begin()``, ``profile()``, ``success()``) makes as few Python
+objects as it can: ``begin()`` and ``profile()`` return a context manager from the compiled
+core, containers a trial may never use (summary, storage, extras, bucket, profiler) are made
+on first access, and time/memory objects are built when first read.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import math
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from fasttrial.optimization.metric import Metric, _as_real
+from fasttrial.profiling import Memory, Profile, Profiler, Timer
+from fasttrial.profiling._na import is_missing
+from fasttrial.store import Bucket, PathBucket
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import RenderableType
+    from rich.panel import Panel
+
+I = TypeVar("I")  # noqa: E741
+I2 = TypeVar("I2")
+R = TypeVar("R")
+T = TypeVar("T")
+
+DEFAULT_BUCKET = "unknown-trial-bucket"
+
+Where = str | Path | Bucket | Callable[..., Any] | None
+
+
+class UnpicklableException(Exception):  # noqa: N818  (it stands for another exception)
+    """Stands in for a trial's exception that could not be pickled.
+
+    A report crossing a process boundary keeps the original's type name, message and
+    traceback text, so ``str(report.exception)`` and ``df()`` read the same on both sides.
+
+    Attributes:
+        type_name: Qualified name of the original exception type.
+        message: ``str()`` of the original exception.
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"UnpicklableException({self.type_name}: {self.message!r})"
+
+
+def _picklable_exception(exc: BaseException | None) -> BaseException | None:
+    if exc is None or isinstance(exc, str):
+        return exc
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001  (any failure means: replace it)
+        cls = type(exc)
+        return UnpicklableException(f"{cls.__module__}.{cls.__qualname__}", str(exc))
+    return exc
+
+
+def _metric_list(metrics: Any) -> list[Metric]:
+    if metrics is None:
+        return []
+    if isinstance(metrics, Metric):
+        return [metrics]
+    if isinstance(metrics, Mapping):
+        items = list(metrics.values())
+    else:
+        items = list(metrics)
+    for m in items:
+        if not isinstance(m, Metric):
+            raise TypeError(
+                f"Trial metrics must be Metric objects, got {type(m).__name__}: {m!r}. "
+                "Create them with Metric('name', minimize=...)."
+            )
+    names = [m.name for m in items]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"Trial metrics must have unique names; repeated: {dupes}.")
+    return items
+
+
+_SLOTS = (
+    "name",
+    "config",
+    "_bucket",
+    "info",
+    "metrics",
+    "seed",
+    "fidelities",
+    "_time",
+    "_memory",
+    "_span",
+    "_profiler",
+    "_summary",
+    "exception",
+    "traceback",
+    "_storage",
+    "_extras",
+)
+
+
+class Trial(Generic[I]):
+    """A configuration to evaluate, with its profiling, storage and outcome.
+
+    Typically made by an optimizer's ``ask()``. Profile the evaluation with
+    ``with trial.begin():`` and report with ``trial.success(**metrics)`` or ``trial.fail()``.
+
+    Args:
+        name: Unique name of the trial.
+        config: The configuration to evaluate.
+        bucket: Where ``store()`` puts artifacts (default ``PathBucket("unknown-trial-bucket")``,
+            created on disk only when something is stored).
+        info: Optimizer-specific information.
+        metrics: The metrics to report (a list of ``Metric``, or a name -> Metric mapping).
+        seed: Seed suggested by the optimizer.
+        fidelities: Fidelities to evaluate at.
+        time: Time of the trial (normally set by ``begin()``).
+        memory: Memory of the trial (normally set by ``begin()``).
+        profiler: The trial's profiler (default: bytes, wall clock).
+        summary: Scalar summary statistics.
+        exception: The exception the trial raised, if any.
+        traceback: Its traceback text.
+        storage: Keys of stored artifacts.
+        extras: Anything else attached to the trial.
+    """
+
+    __slots__ = _SLOTS
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: Mapping[str, Any],
+        bucket: PathBucket | Bucket | str | Path | None = None,
+        info: I | None = None,
+        metrics: Sequence[Metric] | Mapping[str, Metric] | Metric | None = None,
+        seed: int | None = None,
+        fidelities: dict[str, Any] | None = None,
+        time: Timer.Interval | None = None,
+        memory: Memory.Interval | None = None,
+        profiler: Profiler | None = None,
+        summary: dict[str, Any] | None = None,
+        exception: BaseException | None = None,
+        traceback: str | None = None,
+        storage: set[Any] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._bucket = PathBucket(bucket) if isinstance(bucket, (str, Path)) else bucket
+        self.info = info
+        if type(metrics) is list and (not metrics or type(metrics[0]) is Metric) and len(metrics) < 2:
+            self.metrics = metrics  # the common case: one metric (or none), no checks needed
+        else:
+            self.metrics = _metric_list(metrics)
+        self.seed = seed
+        self.fidelities = fidelities
+        self._time = time
+        self._memory = memory
+        self._span = None
+        self._profiler = profiler
+        self._summary = summary
+        self.exception = exception
+        self.traceback = traceback
+        self._storage = storage
+        self._extras = extras
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        metrics: Sequence[Metric] | Mapping[str, Metric] | Metric | None = None,
+        **kwargs: Any,
+    ) -> Trial[Any]:
+        """Make a trial with ``config`` defaulting to ``{}`` (the form newer amltk uses)."""
+        return cls(name=name, config={} if config is None else config, metrics=metrics, **kwargs)
+
+    # -- lazily made containers -------------------------------------------------------
+
+    @property
+    def bucket(self) -> PathBucket:
+        """Where ``store()`` puts artifacts (nothing is created on disk until it does)."""
+        b = self._bucket
+        if b is None:
+            b = self._bucket = PathBucket(DEFAULT_BUCKET)
+        return b  # type: ignore[return-value]
+
+    @bucket.setter
+    def bucket(self, value: PathBucket | Bucket) -> None:
+        self._bucket = value
+
+    @property
+    def profiler(self) -> Profiler:
+        """The trial's profiler (bytes, wall clock by default)."""
+        p = self._profiler
+        if p is None:
+            p = self._profiler = Profiler()
+        return p
+
+    @profiler.setter
+    def profiler(self, value: Profiler) -> None:
+        self._profiler = value
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Scalar summary statistics of the trial (``summary:`` columns of ``df()``)."""
+        s = self._summary
+        if s is None:
+            s = self._summary = {}
+        return s
+
+    @summary.setter
+    def summary(self, value: dict[str, Any]) -> None:
+        self._summary = value
+
+    @property
+    def storage(self) -> set[Any]:
+        """Keys of the artifacts stored for this trial."""
+        s = self._storage
+        if s is None:
+            s = self._storage = set()
+        return s
+
+    @storage.setter
+    def storage(self, value: set[Any]) -> None:
+        self._storage = value
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Anything attached to the trial with ``attach_extra()``."""
+        e = self._extras
+        if e is None:
+            e = self._extras = {}
+        return e
+
+    @extras.setter
+    def extras(self, value: dict[str, Any]) -> None:
+        self._extras = value
+
+    @property
+    def time(self) -> Timer.Interval:
+        """Time of the trial's ``begin()`` block (NaN until it has run)."""
+        t = self._time
+        if t is not None:
+            return t
+        span = self._span
+        return span.time if span is not None else Timer.na()
+
+    @time.setter
+    def time(self, value: Timer.Interval) -> None:
+        self._time = value
+
+    @property
+    def memory(self) -> Memory.Interval:
+        """Memory of the trial's ``begin()`` block (NaN until it has run)."""
+        m = self._memory
+        if m is not None:
+            return m
+        span = self._span
+        return span.memory if span is not None else Memory.na()
+
+    @memory.setter
+    def memory(self, value: Memory.Interval) -> None:
+        self._memory = value
+
+    @property
+    def profiles(self) -> Mapping[str, Profile.Interval]:
+        """The trial's profiled intervals by name (``"trial"`` is the ``begin()`` block)."""
+        p = self._profiler
+        return p.profiles if p is not None else {}
+
+    # -- profiling ----------------------------------------------------------------------
+
+    def begin(
+        self,
+        time: Timer.Kind | Literal["wall", "cpu", "process"] | None = None,
+        memory_unit: Memory.Unit | Literal["B", "KB", "MB", "GB"] | None = None,
+    ) -> Any:
+        """Return a context manager that profiles the trial and catches its exception.
+
+        Time and memory of the block are recorded as the profile ``"trial"`` and appear as
+        ``trial.time`` and ``trial.memory``. An ``Exception`` raised in the block is stored
+        in ``trial.exception`` with its text in ``trial.traceback``, and not re-raised
+        (``KeyboardInterrupt`` and other ``BaseException`` pass through).
+
+        Args:
+            time: Timer kind ('wall', 'cpu', 'process'); default the profiler's.
+            memory_unit: Memory unit ('B', 'KB', 'MB', 'GB'); default the profiler's.
+
+        Raises:
+            ValueError: If the kind or unit is unknown.
+        """
+        p = self._profiler
+        if p is None:
+            p = self._profiler = Profiler()
+        return p._scope("trial", time, memory_unit, self)
+
+    def profile(
+        self,
+        name: str,
+        *,
+        time: Timer.Kind | Literal["wall", "cpu", "process"] | None = None,
+        memory_unit: Memory.Unit | Literal["B", "KB", "MB", "GB"] | None = None,
+        summary: bool = False,
+    ) -> Any:
+        """Return a context manager that profiles a named interval of the trial.
+
+        Args:
+            name: The interval's name (nested intervals join names with ``:``).
+            time: Timer kind; default the profiler's.
+            memory_unit: Memory unit; default the profiler's.
+            summary: Also copy the interval's figures into ``trial.summary`` under
+                ``{name}:memory:...`` and ``{name}:time:...``.
+
+        Raises:
+            ValueError: If the kind or unit is unknown.
+        """
+        p = self._profiler
+        if p is None:
+            p = self._profiler = Profiler()
+        if type(name) is not str:
+            raise TypeError(f"A profile name must be a str, got {type(name).__name__}: {name!r}")
+        if summary:
+            return self._profile_into_summary(p, name, time, memory_unit)
+        return p._scope(name, time, memory_unit, None)
+
+    @contextmanager
+    def _profile_into_summary(
+        self, p: Profiler, name: str, time: Any, memory_unit: Any
+    ) -> Iterator[None]:
+        scope = p._scope(name, time, memory_unit, None)
+        with scope:
+            yield
+        interval = scope.interval
+        if interval is not None:
+            self.summary.update(interval.to_dict(prefix=name))
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def success(self, **metrics: float | int) -> Trial.Report[I]:
+        """Report success with a value for every metric of the trial.
+
+        Raises:
+            ValueError: If a metric is missing, an unknown one is given, or a value is not
+                a finite real number (report those with ``fail()``).
+        """
+        defs = self.metrics
+        values = []
+        for m in defs:
+            raw = metrics.get(m.name)
+            if raw is None:
+                raise ValueError(
+                    f"Cannot report success without self.metrics={defs!r}."
+                    f" Please provide a value for the metric '{m.name}'."
+                    f"\nPlease provide '{m.name}' as `trial.success({m.name}=value)` or rename"
+                    f' your metric to`Metric(name="{{provided_key}}", minimize={m.minimize},'
+                    f" bounds={m.bounds})`"
+                )
+            if type(raw) is not float or raw - raw != 0.0:
+                raw = self._finite(m, raw)
+            values.append(Metric.Value(m, raw))
+        if len(metrics) != len(defs):
+            extra = set(metrics) - {m.name for m in defs}
+            raise ValueError(
+                f"Cannot report success with extra metrics: {extra=}."
+                f"\nOnly {self.metrics=} are allowed."
+            )
+        return Trial.Report(self, Trial.Status.SUCCESS, tuple(values))
+
+    @staticmethod
+    def _finite(metric: Metric, raw: Any) -> float:
+        value = _as_real(raw, f"The value for metric '{metric.name}'")
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError(
+                f"Cannot report success with {metric.name}={value}: a successful trial needs a"
+                " finite value. If the evaluation did not produce one, report it with"
+                f" `trial.fail()` (which records the metric's worst value, {metric.worst.value})"
+                f" or `trial.fail({metric.name}=...)`."
+            )
+        return value
+
+    def fail(self, **metrics: float | int) -> Trial.Report[I]:
+        """Report failure; metrics not given get their worst value.
+
+        Raises:
+            ValueError: If an unknown metric is given or a value is not a number (NaN
+                included: omit the metric to record its worst value).
+        """
+        values = []
+        for m in self.metrics:
+            raw = metrics.get(m.name)
+            if raw is None:
+                values.append(m.worst)
+                continue
+            value = _as_real(raw, f"The value for metric '{m.name}'")
+            if math.isnan(value):
+                raise ValueError(
+                    f"Cannot report {m.name}=nan: leave it out of `trial.fail()` to record the"
+                    f" metric's worst value ({m.worst.value})."
+                )
+            values.append(Metric.Value(m, value))
+        extra = set(metrics) - {m.name for m in self.metrics}
+        if extra:
+            raise ValueError(
+                f"Cannot report failure with extra metrics: {extra=}."
+                f"\nOnly {self.metrics=} are allowed."
+            )
+        return Trial.Report(self, Trial.Status.FAIL, tuple(values))
+
+    def crashed(
+        self,
+        exception: BaseException | None = None,
+        traceback: str | None = None,
+    ) -> Trial.Report[I]:
+        """Report a crash; every metric gets its worst value.
+
+        Args:
+            exception: The exception; default the trial's own.
+            traceback: Its text; default the trial's own.
+
+        Raises:
+            RuntimeError: If there is no exception given and none on the trial.
+        """
+        if exception is None and self.exception is None:
+            raise RuntimeError(
+                "Cannot generate a crash report without an exception."
+                " Please provide an exception or use `with trial.begin():` to start"
+                " the trial."
+            )
+        if exception is not None:
+            self.exception = exception
+        if traceback is not None:
+            self.traceback = traceback
+        return Trial.Report(
+            self, Trial.Status.CRASHED, tuple(m.worst for m in self.metrics)
+        )
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _resolve(self, where: Where, *, create: bool) -> Bucket | None:
+        if where is None:
+            return self.bucket
+        if isinstance(where, (str, Path)):
+            return PathBucket(where, create=create)
+        if isinstance(where, Bucket):
+            return where
+        if callable(where):
+            return None
+        raise TypeError(
+            f"where= must be None, a str, a Path, a Bucket or a callable, got "
+            f"{type(where).__name__}: {where!r}"
+        )
+
+    def store(self, items: Mapping[str, T], *, where: Where = None) -> None:
+        """Store artifacts of the trial in a sub-bucket named after it.
+
+        Args:
+            items: Key (a file name with extension, for path buckets) -> object.
+            where: None (the trial's bucket), a path, a Bucket, or a callable
+                ``f(trial_name, items)``.
+        """
+        bucket = self._resolve(where, create=True)
+        if bucket is None:
+            where(self.name, items)  # type: ignore[operator,misc]
+        else:
+            bucket.sub(self.name).store(items)
+        self.storage.update(items.keys())
+
+    def retrieve(
+        self,
+        key: str,
+        *,
+        where: str | Path | Bucket | None = None,
+        check: type[R] | None = None,
+    ) -> R | Any:
+        """Load an artifact stored with ``store()`` (use the same ``where=``).
+
+        Raises:
+            TypeError: If ``check`` is given and the loaded object is not of that type.
+        """
+        bucket = self._resolve(where, create=False)
+        if bucket is None:
+            raise TypeError("retrieve() takes where= as None, a str, a Path or a Bucket.")
+        return bucket.sub(self.name)[key].load(check=check)
+
+    def delete_from_storage(
+        self,
+        items: Iterable[str],
+        *,
+        where: Where = None,
+    ) -> dict[str, bool]:
+        """Delete stored artifacts and drop their keys from ``.storage``.
+
+        Returns:
+            Key -> whether it was deleted.
+        """
+        keys = list(items)
+        bucket = self._resolve(where, create=False)
+        if bucket is None:
+            result = dict(where(self.name, keys))  # type: ignore[operator,misc]
+        else:
+            result = bucket.sub(self.name).remove(keys)
+        storage = self._storage
+        if storage:
+            for key, deleted in result.items():
+                if deleted:
+                    storage.discard(key)
+        return result
+
+    def attach_extra(self, name: str, plugin_item: Any) -> None:
+        """Attach ``plugin_item`` to the trial under ``extras[name]``."""
+        self.extras[name] = plugin_item
+
+    def copy(self) -> Trial[I]:
+        """Return a deep copy of the trial."""
+        return _copy.deepcopy(self)
+
+    # -- dunder -------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return (
+            f"Trial(name={self.name!r}, config={self.config!r}, bucket={self.bucket!r},"
+            f" metrics={self.metrics!r}, seed={self.seed!r}, fidelities={self.fidelities!r},"
+            f" summary={self.summary!r}, exception={self.exception!r},"
+            f" storage={self.storage!r}, extras={self.extras!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trial):
+            return NotImplemented
+        if self is other:
+            return True
+        return (
+            self.name == other.name
+            and self.config == other.config
+            and self.bucket == other.bucket
+            and self.info == other.info
+            and list(self.metrics) == list(other.metrics)
+            and self.seed == other.seed
+            and self.fidelities == other.fidelities
+            and self.time == other.time
+            and self.memory == other.memory
+            and dict(self.profiles) == dict(other.profiles)
+            and self.summary == other.summary
+            and _exc_equal(self.exception, other.exception)
+            and self.traceback == other.traceback
+            and self.storage == other.storage
+            and self.extras == other.extras
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in _SLOTS}
+        # Materialize lazily-read objects so the other side needs no core state.
+        state["_time"] = self.time if (self._time is not None or self._span is not None) else None
+        state["_memory"] = (
+            self.memory if (self._memory is not None or self._span is not None) else None
+        )
+        state["_span"] = None
+        state["exception"] = _picklable_exception(self.exception)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in _SLOTS:
+            object.__setattr__(self, name, state.get(name))
+
+    # -- display ------------------------------------------------------------------------
+
+    def rich_renderables(self) -> Iterable[RenderableType]:
+        """The pieces the rich panel of this trial is made of."""
+        from fasttrial._display import trial_renderables
+
+        return trial_renderables(self)
+
+    def __rich__(self) -> Panel:
+        from fasttrial._display import titled_panel
+
+        return titled_panel("Trial", self.name, self.rich_renderables())
+
+    def _repr_pretty_(self, *_: Any, **__: Any) -> str:
+        """Representation for rich printing."""
+        from fasttrial._display import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        """Return an HTML representation of the object."""
+        from fasttrial._display import render_html
+
+        return render_html(self)
+
+    class Status(str, Enum):
+        """The status of a trial."""
+
+        SUCCESS = "success"
+        """The trial was successful."""
+        FAIL = "fail"
+        """The trial failed."""
+        CRASHED = "crashed"
+        """The trial crashed."""
+        UNKNOWN = "unknown"
+        """The status of the trial is unknown."""
+
+        def __str__(self) -> str:
+            return self.value
+
+        def __rich__(self) -> Any:
+            from rich.text import Text
+
+            styles = {
+                "success": "bold green",
+                "fail": "bold yellow",
+                "crashed": "bold red",
+            }
+            return Text(self.value, style=styles.get(self.value, "bold underline"))
+
+    class Report(Generic[I2]):
+        """The outcome of a trial: its status and metric values.
+
+        Made by ``trial.success()``, ``trial.fail()`` or ``trial.crashed()``.
+
+        Attributes:
+            trial: The trial that was run.
+            status: Its ``Trial.Status``.
+            metric_values: One ``Metric.Value`` per metric of the trial, in order.
+        """
+
+        __slots__ = ("_metrics", "metric_values", "status", "trial")
+
+        def __init__(
+            self,
+            trial: Trial[I2],
+            status: Trial.Status,
+            metric_values: tuple[Metric.Value, ...] = (),
+        ) -> None:
+            self.trial = trial
+            self.status = status
+            self.metric_values = metric_values
+            self._metrics: dict[str, float] | None = None
+
+        @property
+        def metrics(self) -> dict[str, float]:
+            """Metric name -> raw value."""
+            m = self._metrics
+            if m is None:
+                m = self._metrics = {v.metric.name: v.value for v in self.metric_values}
+            return m
+
+        @property
+        def values(self) -> dict[str, float]:
+            """Metric name -> raw value (newer amltk's name for ``metrics``)."""
+            return self.metrics
+
+        @property
+        def metric_names(self) -> tuple[str, ...]:
+            """The names of the metrics, in order."""
+            return tuple(v.metric.name for v in self.metric_values)
+
+        @property
+        def metric_defs(self) -> dict[str, Metric]:
+            """Metric name -> its ``Metric`` definition."""
+            return {v.metric.name: v.metric for v in self.metric_values}
+
+        @property
+        def exception(self) -> BaseException | None:
+            """The exception of the trial, if any."""
+            return self.trial.exception
+
+        @property
+        def traceback(self) -> str | None:
+            """The traceback text of the trial's exception, if any."""
+            return self.trial.traceback
+
+        @property
+        def name(self) -> str:
+            """The name of the trial."""
+            return self.trial.name
+
+        @property
+        def config(self) -> Mapping[str, Any]:
+            """The config of the trial."""
+            return self.trial.config
+
+        @property
+        def profiles(self) -> Mapping[str, Profile.Interval]:
+            """The profiles of the trial."""
+            return self.trial.profiles
+
+        @property
+        def summary(self) -> dict[str, Any]:
+            """The summary of the trial."""
+            return self.trial.summary
+
+        @property
+        def storage(self) -> set[str]:
+            """The storage keys of the trial."""
+            return self.trial.storage
+
+        @property
+        def time(self) -> Timer.Interval:
+            """The time of the trial."""
+            return self.trial.time
+
+        @property
+        def memory(self) -> Memory.Interval:
+            """The memory of the trial."""
+            return self.trial.memory
+
+        @property
+        def bucket(self) -> PathBucket:
+            """The bucket attached to the trial."""
+            return self.trial.bucket
+
+        @property
+        def info(self) -> I2 | None:
+            """The optimizer-specific info of the trial."""
+            return self.trial.info
+
+        def _row(
+            self,
+            *,
+            profiles: bool = True,
+            configs: bool = True,
+            summary: bool = True,
+            metrics: bool = True,
+        ) -> dict[str, Any]:
+            """The report as one flat row (the items of ``df()``, before dtypes)."""
+            trial = self.trial
+            exc = trial.exception
+            tb = trial.traceback
+            bucket = trial.bucket
+            row: dict[str, Any] = {
+                "name": trial.name,
+                "status": self.status.value,
+                "trial_seed": trial.seed if trial.seed else math.nan,
+                "exception": str(exc) if exc else "NA",
+                "traceback": str(tb) if tb else "NA",
+                "bucket": str(getattr(bucket, "path", bucket)),
+            }
+            if metrics:
+                for v in self.metric_values:
+                    row[f"metric:{v.metric}"] = v.value
+            if summary and trial._summary:
+                for k, val in trial._summary.items():
+                    row[f"summary:{k}"] = val
+            if configs:
+                for k, val in trial.config.items():
+                    row[f"config:{k}"] = val
+            if profiles:
+                for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
+                    row.update(prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}"))
+            return row
+
+        def df(
+            self,
+            *,
+            profiles: bool = True,
+            configs: bool = True,
+            summary: bool = True,
+            metrics: bool = True,
+        ) -> pd.DataFrame:
+            """The report as a one-row DataFrame indexed by name.
+
+            Columns: ``status``, ``trial_seed``, ``exception``, ``traceback``, ``bucket``,
+            then ``metric:<metric>``, ``summary:<key>``, ``config:<key>``, and the profiles
+            (``memory:...``/``time:...`` for the ``begin()`` block, ``profile:<name>:...`` for
+            the others), with pandas' nullable dtypes.
+
+            Args:
+                profiles: Include the profiles.
+                configs: Include the config.
+                summary: Include the summary.
+                metrics: Include the metrics.
+            """
+            from fasttrial.optimization._frames import row_frame
+
+            return row_frame(
+                self._row(profiles=profiles, configs=configs, summary=summary, metrics=metrics)
+            )
+
+        @classmethod
+        def from_df(cls, df: pd.DataFrame | pd.Series) -> Trial.Report:
+            """Rebuild a report from a one-row frame (or a row) made by ``df()``.
+
+            Raises:
+                ValueError: If the frame does not have exactly one row.
+            """
+            import pandas as pd
+
+            if isinstance(df, pd.DataFrame):
+                if len(df) != 1:
+                    raise ValueError(f"Expected a dataframe with one row, got {len(df)} rows.")
+                series = df.iloc[0]
+            else:
+                series = df
+            data = series.to_dict()
+            data.setdefault("name", series.name)
+            return cls.from_dict(data)
+
+        @classmethod
+        def from_dict(cls, d: Mapping[str, Any]) -> Trial.Report:
+            """Rebuild a report from a flat mapping with the keys of ``df()`` (and ``name``).
+
+            Raises:
+                ValueError: If ``name`` is missing or a metric column cannot be parsed.
+            """
+            from fasttrial.optimization._frames import report_from_row
+
+            return report_from_row(d)
+
+        def retrieve(
+            self,
+            key: str,
+            *,
+            where: str | Path | Bucket | None = None,
+            check: type[R] | None = None,
+        ) -> R | Any:
+            """Load an artifact of the trial; see ``Trial.retrieve``."""
+            return self.trial.retrieve(key, where=where, check=check)
+
+        def store(self, items: Mapping[str, T], *, where: Where = None) -> None:
+            """Store artifacts of the trial; see ``Trial.store``."""
+            self.trial.store(items, where=where)
+
+        def __repr__(self) -> str:
+            return (
+                f"Trial.Report(trial={self.trial!r}, status={self.status!r},"
+                f" metrics={self.metrics!r}, metric_values={self.metric_values!r},"
+                f" metric_defs={self.metric_defs!r}, metric_names={self.metric_names!r})"
+            )
+
+        def __eq__(self, other: object) -> bool:
+            if not isinstance(other, Trial.Report):
+                return NotImplemented
+            return (
+                self.trial == other.trial
+                and self.status == other.status
+                and self.metric_values == other.metric_values
+            )
+
+        __hash__ = None  # type: ignore[assignment]
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {
+                "trial": self.trial,
+                "status": self.status,
+                "metric_values": self.metric_values,
+            }
+
+        def __setstate__(self, state: dict[str, Any]) -> None:
+            self.trial = state["trial"]
+            self.status = state["status"]
+            self.metric_values = state["metric_values"]
+            self._metrics = None
+
+        def rich_renderables(self) -> Iterable[RenderableType]:
+            """The pieces the rich panel of this report is made of."""
+            from fasttrial._display import report_renderables
+
+            return report_renderables(self)
+
+        def __rich__(self) -> Panel:
+            from fasttrial._display import titled_panel
+
+            return titled_panel("Report", self.name, self.rich_renderables(), status=self.status)
+
+        def _repr_pretty_(self, *_: Any, **__: Any) -> str:
+            """Representation for rich printing."""
+            from fasttrial._display import render_text
+
+            return render_text(self)
+
+        def _repr_html_(self) -> str:
+            """Return an HTML representation of the object."""
+            from fasttrial._display import render_html
+
+            return render_html(self)
+
+
+def _exc_equal(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if a is None or b is None:
+        return False
+    if isinstance(a, BaseException) and isinstance(b, BaseException):
+        return type(a) is type(b) and a.args == b.args
+    return bool(a == b)
+
+
+def _missing(value: Any) -> bool:
+    return is_missing(value) or value == "NA"
