@@ -19,7 +19,10 @@ What it offers:
   default kind and unit), kept in C slots.
 """
 
+cimport cython
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int64_t
 
 cdef extern from "ft_platform.h" nogil:
@@ -368,6 +371,7 @@ cdef class Scope:
 
     def __exit__(self, exc_type, exc, tb):
         cdef Span span = self.span
+        cdef TrialCore trial
         if span is not None:
             span._finish()
         if self.pushed:
@@ -375,9 +379,9 @@ cdef class Scope:
             running = self.profiler._running
             if running:
                 running.pop()
-        trial = self.trial
-        if trial is None:
+        if self.trial is None:
             return False
+        trial = <TrialCore>self.trial
         if span is not None:
             trial._span = span
             trial._time = None
@@ -404,3 +408,232 @@ def set_interval_type(object cls):
     if not (isinstance(cls, type) and issubclass(cls, Span)):
         raise TypeError(f"{cls!r} is not a subclass of fasttrial._core.Span")
     _interval_type = cls
+
+
+# ---------------------------------------------------------------------------------------
+# Optimization objects: C bases of the public Python classes Metric.Value, Trial.Report
+# and Trial, so that Trial(...), begin() and success() make no Python frames.
+# fasttrial.optimization registers the public types with set_optimization_types().
+
+cdef object _value_type = None
+cdef object _report_type = None
+cdef object _profiler_type = None
+cdef object _metric_type = None
+cdef object _status_success = None
+cdef object _normalize_metrics = None
+cdef object _make_bucket = None
+cdef object _slow_success = None
+cdef object _profile_into_summary = None
+
+
+def set_optimization_types(*, value, report, profiler, metric, status_success,
+                           normalize_metrics, make_bucket, slow_success, profile_into_summary):
+    """Register the public Python classes and slow paths (called once at import)."""
+    global _value_type, _report_type, _profiler_type, _metric_type, _status_success
+    global _normalize_metrics, _make_bucket, _slow_success, _profile_into_summary
+    if not issubclass(value, ValueCore):
+        raise TypeError("value must subclass fasttrial._core.ValueCore")
+    if not issubclass(report, ReportCore):
+        raise TypeError("report must subclass fasttrial._core.ReportCore")
+    if not issubclass(profiler, ProfilerCore):
+        raise TypeError("profiler must subclass fasttrial._core.ProfilerCore")
+    _value_type = value
+    _report_type = report
+    _profiler_type = profiler
+    _metric_type = metric
+    _status_success = status_success
+    _normalize_metrics = normalize_metrics
+    _make_bucket = make_bucket
+    _slow_success = slow_success
+    _profile_into_summary = profile_into_summary
+
+
+@cython.auto_pickle(False)
+cdef class ValueCore:
+    """Fields of ``Metric.Value``: the metric and the raw value (read-only)."""
+
+    cdef readonly object metric
+    cdef readonly object value
+
+    def __init__(self, metric, value):
+        self.metric = metric
+        self.value = value
+
+
+cdef inline ValueCore _new_value(object metric, object value):
+    cdef ValueCore v = <ValueCore>_new_interval(_value_type)
+    v.metric = metric
+    v.value = value
+    return v
+
+
+@cython.auto_pickle(False)
+cdef class ReportCore:
+    """Fields of ``Trial.Report``."""
+
+    cdef public object trial
+    cdef public object status
+    cdef public object metric_values
+    cdef public object _metrics
+
+    def __init__(self, trial, status, metric_values=()):
+        self.trial = trial
+        self.status = status
+        self.metric_values = metric_values
+        self._metrics = None
+
+
+cdef inline ReportCore _new_report(object trial, object status, object values):
+    cdef ReportCore r = <ReportCore>_new_interval(_report_type)
+    r.trial = trial
+    r.status = status
+    r.metric_values = values
+    r._metrics = None
+    return r
+
+
+def new_report(trial, status, metric_values):
+    """Make a ``Trial.Report`` without argument parsing (used by the Python layer)."""
+    return _new_report(trial, status, metric_values)
+
+
+@cython.auto_pickle(False)
+cdef class TrialCore:
+    """Fields and hot methods of ``Trial``; the rest lives in Python."""
+
+    cdef public object name
+    cdef public object config
+    cdef public object _bucket
+    cdef public object info
+    cdef public object metrics
+    cdef public object seed
+    cdef public object fidelities
+    cdef public object _time
+    cdef public object _memory
+    cdef public object _span
+    cdef public object _profiler
+    cdef public object _summary
+    cdef public object exception
+    cdef public object traceback
+    cdef public object _storage
+    cdef public object _extras
+
+    def __init__(self, *, name, config, bucket=None, info=None, metrics=None, seed=None,
+                 fidelities=None, time=None, memory=None, profiler=None, summary=None,
+                 exception=None, traceback=None, storage=None, extras=None):
+        self.name = name
+        self.config = config
+        self._bucket = None if bucket is None else _make_bucket(bucket)
+        self.info = info
+        if metrics is None:
+            self.metrics = []
+        elif type(metrics) is list and _plain_metric_list(<list>metrics):
+            self.metrics = metrics
+        else:
+            self.metrics = _normalize_metrics(metrics)
+        self.seed = seed
+        self.fidelities = fidelities
+        self._time = time
+        self._memory = memory
+        self._span = None
+        self._profiler = profiler
+        self._summary = summary
+        self.exception = exception
+        self.traceback = traceback
+        self._storage = storage
+        self._extras = extras
+
+    cdef inline ProfilerCore _get_profiler(self):
+        p = self._profiler
+        if p is None:
+            p = _new_interval(_profiler_type)
+            self._profiler = p
+        return <ProfilerCore>p
+
+    def begin(self, time=None, memory_unit=None):
+        """Return a context manager that profiles the trial and catches its exception.
+
+        Time and memory of the block are recorded as the profile ``"trial"`` and appear
+        as ``trial.time`` and ``trial.memory``.  An ``Exception`` raised in the block is
+        stored in ``trial.exception`` with its text in ``trial.traceback`` and not
+        re-raised (``KeyboardInterrupt`` and other ``BaseException`` pass through).
+
+        Args:
+            time: Timer kind ('wall', 'cpu', 'process'); default the profiler's.
+            memory_unit: Memory unit ('B', 'KB', 'MB', 'GB'); default the profiler's.
+
+        Raises:
+            ValueError: If the kind or unit is unknown.
+        """
+        return self._get_profiler()._scope("trial", time, memory_unit, self)
+
+    def profile(self, name, *, time=None, memory_unit=None, summary=False):
+        """Return a context manager that profiles a named interval of the trial.
+
+        Args:
+            name: The interval's name (nested intervals join names with ``:``).
+            time: Timer kind; default the profiler's.
+            memory_unit: Memory unit; default the profiler's.
+            summary: Also copy the interval's figures into ``trial.summary`` under
+                ``{name}:memory:...`` and ``{name}:time:...``.
+
+        Raises:
+            ValueError: If the kind or unit is unknown.
+            TypeError: If ``name`` is not a str.
+        """
+        if type(name) is not str:
+            raise TypeError(f"A profile name must be a str, got {type(name).__name__}: {name!r}")
+        p = self._get_profiler()
+        if summary:
+            return _profile_into_summary(self, p, name, time, memory_unit)
+        return p._scope(<str>name, time, memory_unit, None)
+
+    def success(self, **metrics):
+        """Report success with a value for every metric of the trial.
+
+        Raises:
+            ValueError: If a metric is missing, an unknown one is given, or a value is
+                not a finite real number (report those with ``fail()``).
+        """
+        cdef object defs = self.metrics
+        cdef Py_ssize_t i, n
+        cdef tuple values
+        cdef double d
+        if type(defs) is not list or len(metrics) != len(<list>defs):
+            return _slow_success(self, metrics)
+        n = len(<list>defs)
+        values = PyTuple_New(n)
+        for i in range(n):
+            m = (<list>defs)[i]
+            raw = metrics.get(m.name)
+            if type(raw) is float:
+                d = raw
+            elif type(raw) is int:
+                try:
+                    d = raw
+                except OverflowError:
+                    return _slow_success(self, metrics)
+                raw = d
+            else:
+                return _slow_success(self, metrics)
+            if d - d != 0.0:  # NaN or infinite
+                return _slow_success(self, metrics)
+            v = _new_value(m, raw)
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(values, i, v)
+        return _new_report(self, _status_success, values)
+
+
+cdef bint _plain_metric_list(list metrics):
+    """True when every item is a Metric and the names are unique (small lists only)."""
+    cdef Py_ssize_t i, j, n = len(metrics)
+    if n > 16:
+        return False
+    for i in range(n):
+        if type(metrics[i]) is not _metric_type:
+            return False
+    for i in range(n):
+        for j in range(i + 1, n):
+            if metrics[i].name == metrics[j].name:
+                return False
+    return True

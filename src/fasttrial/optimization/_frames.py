@@ -74,7 +74,7 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
     seed = d.get("trial_seed")
     seed = None if is_missing(seed) else int(seed)  # type: ignore[arg-type]
     bucket_path = d.get("bucket")
-    bucket = None if is_missing(bucket_path) else PathBucket(str(bucket_path))
+    bucket = None if is_missing(bucket_path) else PathBucket(str(bucket_path), lazy=True)
     fidelities = {k: _plain(v) for k, v in _select(d, "fidelities:").items()}
 
     trial: Trial[Any] = Trial(

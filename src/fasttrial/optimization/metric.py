@@ -13,6 +13,8 @@ import math
 import numbers
 from typing import Any
 
+from fasttrial._corecheck import _core
+
 _FORBIDDEN = "[](){}<>|&^%$#@!~`"
 
 
@@ -208,27 +210,18 @@ class Metric:
 
     __call__ = as_value
 
-    class Value:
+    class Value(_core.ValueCore):
         """A raw value of a metric, with its loss / score / distance views.
 
         Values order and compare by ``value`` alone, and compare equal to plain numbers.
+        Immutable; the fields live in the compiled core so that making one is cheap.
 
         Attributes:
             metric: The ``Metric`` it belongs to.
             value: The raw value as reported.
         """
 
-        __slots__ = ("metric", "value")
-
-        metric: Metric
-        value: float
-
-        def __init__(self, metric: Metric, value: float) -> None:
-            object.__setattr__(self, "metric", metric)
-            object.__setattr__(self, "value", value)
-
-        def __setattr__(self, key: str, value: Any) -> None:
-            raise AttributeError(f"Metric.Value is immutable: cannot set {key!r}.")
+        __slots__ = ()
 
         def __reduce__(self) -> tuple[Any, ...]:
             return (Metric.Value, (self.metric, self.value))

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from fasttrial._corecheck import _core
 from fasttrial.optimization.metric import Metric, _as_real
 from fasttrial.profiling import Memory, Profile, Profiler, Timer
 from fasttrial.profiling._na import is_missing
@@ -113,7 +114,7 @@ _SLOTS = (
 )
 
 
-class Trial(Generic[I]):
+class Trial(_core.TrialCore, Generic[I]):
     """A configuration to evaluate, with its profiling, storage and outcome.
 
     Typically made by an optimizer's ``ask()``. Profile the evaluation with
@@ -138,46 +139,17 @@ class Trial(Generic[I]):
         extras: Anything else attached to the trial.
     """
 
-    __slots__ = _SLOTS
+    __slots__ = ()
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        config: Mapping[str, Any],
-        bucket: PathBucket | Bucket | str | Path | None = None,
-        info: I | None = None,
-        metrics: Sequence[Metric] | Mapping[str, Metric] | Metric | None = None,
-        seed: int | None = None,
-        fidelities: dict[str, Any] | None = None,
-        time: Timer.Interval | None = None,
-        memory: Memory.Interval | None = None,
-        profiler: Profiler | None = None,
-        summary: dict[str, Any] | None = None,
-        exception: BaseException | None = None,
-        traceback: str | None = None,
-        storage: set[Any] | None = None,
-        extras: dict[str, Any] | None = None,
-    ) -> None:
-        self.name = name
-        self.config = config
-        self._bucket = PathBucket(bucket) if isinstance(bucket, (str, Path)) else bucket
-        self.info = info
-        if type(metrics) is list and (not metrics or type(metrics[0]) is Metric) and len(metrics) < 2:
-            self.metrics = metrics  # the common case: one metric (or none), no checks needed
-        else:
-            self.metrics = _metric_list(metrics)
-        self.seed = seed
-        self.fidelities = fidelities
-        self._time = time
-        self._memory = memory
-        self._span = None
-        self._profiler = profiler
-        self._summary = summary
-        self.exception = exception
-        self.traceback = traceback
-        self._storage = storage
-        self._extras = extras
+    # The fields and __init__, begin(), profile() and success() live in the compiled base
+    # class (fasttrial._core.TrialCore): Trial(...) + begin() + success() then make no
+    # Python frames. Their signatures:
+    #   Trial(*, name, config, bucket=None, info=None, metrics=None, seed=None,
+    #         fidelities=None, time=None, memory=None, profiler=None, summary=None,
+    #         exception=None, traceback=None, storage=None, extras=None)
+    #   begin(time=None, memory_unit=None)
+    #   profile(name, *, time=None, memory_unit=None, summary=False)
+    #   success(**metrics)
 
     @classmethod
     def create(
@@ -198,7 +170,7 @@ class Trial(Generic[I]):
         """Where ``store()`` puts artifacts (nothing is created on disk until it does)."""
         b = self._bucket
         if b is None:
-            b = self._bucket = PathBucket(DEFAULT_BUCKET)
+            b = self._bucket = PathBucket(DEFAULT_BUCKET, lazy=True)
         return b  # type: ignore[return-value]
 
     @bucket.setter
@@ -284,104 +256,6 @@ class Trial(Generic[I]):
         """The trial's profiled intervals by name (``"trial"`` is the ``begin()`` block)."""
         p = self._profiler
         return p.profiles if p is not None else {}
-
-    # -- profiling ----------------------------------------------------------------------
-
-    def begin(
-        self,
-        time: Timer.Kind | Literal["wall", "cpu", "process"] | None = None,
-        memory_unit: Memory.Unit | Literal["B", "KB", "MB", "GB"] | None = None,
-    ) -> Any:
-        """Return a context manager that profiles the trial and catches its exception.
-
-        Time and memory of the block are recorded as the profile ``"trial"`` and appear as
-        ``trial.time`` and ``trial.memory``. An ``Exception`` raised in the block is stored
-        in ``trial.exception`` with its text in ``trial.traceback``, and not re-raised
-        (``KeyboardInterrupt`` and other ``BaseException`` pass through).
-
-        Args:
-            time: Timer kind ('wall', 'cpu', 'process'); default the profiler's.
-            memory_unit: Memory unit ('B', 'KB', 'MB', 'GB'); default the profiler's.
-
-        Raises:
-            ValueError: If the kind or unit is unknown.
-        """
-        p = self._profiler
-        if p is None:
-            p = self._profiler = Profiler()
-        return p._scope("trial", time, memory_unit, self)
-
-    def profile(
-        self,
-        name: str,
-        *,
-        time: Timer.Kind | Literal["wall", "cpu", "process"] | None = None,
-        memory_unit: Memory.Unit | Literal["B", "KB", "MB", "GB"] | None = None,
-        summary: bool = False,
-    ) -> Any:
-        """Return a context manager that profiles a named interval of the trial.
-
-        Args:
-            name: The interval's name (nested intervals join names with ``:``).
-            time: Timer kind; default the profiler's.
-            memory_unit: Memory unit; default the profiler's.
-            summary: Also copy the interval's figures into ``trial.summary`` under
-                ``{name}:memory:...`` and ``{name}:time:...``.
-
-        Raises:
-            ValueError: If the kind or unit is unknown.
-        """
-        p = self._profiler
-        if p is None:
-            p = self._profiler = Profiler()
-        if type(name) is not str:
-            raise TypeError(f"A profile name must be a str, got {type(name).__name__}: {name!r}")
-        if summary:
-            return self._profile_into_summary(p, name, time, memory_unit)
-        return p._scope(name, time, memory_unit, None)
-
-    @contextmanager
-    def _profile_into_summary(
-        self, p: Profiler, name: str, time: Any, memory_unit: Any
-    ) -> Iterator[None]:
-        scope = p._scope(name, time, memory_unit, None)
-        with scope:
-            yield
-        interval = scope.interval
-        if interval is not None:
-            self.summary.update(interval.to_dict(prefix=name))
-
-    # -- outcomes -----------------------------------------------------------------------
-
-    def success(self, **metrics: float | int) -> Trial.Report[I]:
-        """Report success with a value for every metric of the trial.
-
-        Raises:
-            ValueError: If a metric is missing, an unknown one is given, or a value is not
-                a finite real number (report those with ``fail()``).
-        """
-        defs = self.metrics
-        values = []
-        for m in defs:
-            raw = metrics.get(m.name)
-            if raw is None:
-                raise ValueError(
-                    f"Cannot report success without self.metrics={defs!r}."
-                    f" Please provide a value for the metric '{m.name}'."
-                    f"\nPlease provide '{m.name}' as `trial.success({m.name}=value)` or rename"
-                    f' your metric to`Metric(name="{{provided_key}}", minimize={m.minimize},'
-                    f" bounds={m.bounds})`"
-                )
-            if type(raw) is not float or raw - raw != 0.0:
-                raw = self._finite(m, raw)
-            values.append(Metric.Value(m, raw))
-        if len(metrics) != len(defs):
-            extra = set(metrics) - {m.name for m in defs}
-            raise ValueError(
-                f"Cannot report success with extra metrics: {extra=}."
-                f"\nOnly {self.metrics=} are allowed."
-            )
-        return Trial.Report(self, Trial.Status.SUCCESS, tuple(values))
 
     @staticmethod
     def _finite(metric: Metric, raw: Any) -> float:
@@ -579,7 +453,10 @@ class Trial(Generic[I]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name in _SLOTS:
-            object.__setattr__(self, name, state.get(name))
+            setattr(self, name, state.get(name))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_trial, (type(self), self.__getstate__()))
 
     # -- display ------------------------------------------------------------------------
 
@@ -631,7 +508,7 @@ class Trial(Generic[I]):
             }
             return Text(self.value, style=styles.get(self.value, "bold underline"))
 
-    class Report(Generic[I2]):
+    class Report(_core.ReportCore, Generic[I2]):
         """The outcome of a trial: its status and metric values.
 
         Made by ``trial.success()``, ``trial.fail()`` or ``trial.crashed()``.
@@ -642,18 +519,10 @@ class Trial(Generic[I]):
             metric_values: One ``Metric.Value`` per metric of the trial, in order.
         """
 
-        __slots__ = ("_metrics", "metric_values", "status", "trial")
+        __slots__ = ()
 
-        def __init__(
-            self,
-            trial: Trial[I2],
-            status: Trial.Status,
-            metric_values: tuple[Metric.Value, ...] = (),
-        ) -> None:
-            self.trial = trial
-            self.status = status
-            self.metric_values = metric_values
-            self._metrics: dict[str, float] | None = None
+        # Fields (trial, status, metric_values) and __init__(trial, status,
+        # metric_values=()) live in the compiled base fasttrial._core.ReportCore.
 
         @property
         def metrics(self) -> dict[str, float]:
@@ -857,18 +726,8 @@ class Trial(Generic[I]):
 
         __hash__ = None  # type: ignore[assignment]
 
-        def __getstate__(self) -> dict[str, Any]:
-            return {
-                "trial": self.trial,
-                "status": self.status,
-                "metric_values": self.metric_values,
-            }
-
-        def __setstate__(self, state: dict[str, Any]) -> None:
-            self.trial = state["trial"]
-            self.status = state["status"]
-            self.metric_values = state["metric_values"]
-            self._metrics = None
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (type(self), (self.trial, self.status, self.metric_values))
 
         def rich_renderables(self) -> Iterable[RenderableType]:
             """The pieces the rich panel of this report is made of."""
@@ -906,3 +765,63 @@ def _exc_equal(a: Any, b: Any) -> bool:
 
 def _missing(value: Any) -> bool:
     return is_missing(value) or value == "NA"
+
+
+def _restore_trial(cls: type[Trial[Any]], state: dict[str, Any]) -> Trial[Any]:
+    trial = cls.__new__(cls)
+    trial.__setstate__(state)
+    return trial
+
+
+def _make_bucket(bucket: Any) -> Any:
+    return PathBucket(bucket, lazy=True) if isinstance(bucket, (str, Path)) else bucket
+
+
+def _success_slow(trial: Trial[Any], metrics: dict[str, Any]) -> Trial.Report[Any]:
+    """success() for everything the compiled fast path does not take: ints too large for a
+    float, numpy scalars, and every error (missing, extra or non-finite values)."""
+    defs = trial.metrics
+    values = []
+    for m in defs:
+        raw = metrics.get(m.name)
+        if raw is None:
+            raise ValueError(
+                f"Cannot report success without self.metrics={defs!r}."
+                f" Please provide a value for the metric '{m.name}'."
+                f"\nPlease provide '{m.name}' as `trial.success({m.name}=value)` or rename"
+                f' your metric to`Metric(name="{{provided_key}}", minimize={m.minimize},'
+                f" bounds={m.bounds})`"
+            )
+        values.append(Metric.Value(m, Trial._finite(m, raw)))
+    extra = set(metrics) - {m.name for m in defs}
+    if extra:
+        raise ValueError(
+            f"Cannot report success with extra metrics: {extra=}."
+            f"\nOnly self.metrics={defs!r} are allowed."
+        )
+    return _core.new_report(trial, Trial.Status.SUCCESS, tuple(values))
+
+
+@contextmanager
+def _profile_into_summary(
+    trial: Trial[Any], profiler: Profiler, name: str, time: Any, memory_unit: Any
+) -> Iterator[None]:
+    scope = profiler._scope(name, time, memory_unit, None)
+    with scope:
+        yield
+    interval = scope.interval
+    if interval is not None:
+        trial.summary.update(interval.to_dict(prefix=name))
+
+
+_core.set_optimization_types(
+    value=Metric.Value,
+    report=Trial.Report,
+    profiler=Profiler,
+    metric=Metric,
+    status_success=Trial.Status.SUCCESS,
+    normalize_metrics=_metric_list,
+    make_bucket=_make_bucket,
+    slow_success=_success_slow,
+    profile_into_summary=_profile_into_summary,
+)
