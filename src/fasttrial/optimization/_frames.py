@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fasttrial.optimization.metric import Metric
@@ -19,8 +20,140 @@ _PROFILE_FIELDS = ("memory:", "time:")
 
 def row_frame(row: Mapping[str, Any]) -> pd.DataFrame:
     """One row -> a one-row frame indexed by ``name``, with pandas' nullable dtypes."""
-    frame = pd.DataFrame({k: [v] for k, v in row.items()})
-    return frame.convert_dtypes().set_index("name")
+    return build_frame([row])
+
+
+def reference_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """What ``build_frame`` must equal: pandas' own inference, then ``convert_dtypes``.
+
+    Slow (pandas infers every column of object data); kept for tests and as the
+    definition of the dtypes.
+    """
+    return pd.DataFrame.from_records(rows).convert_dtypes().set_index("name")
+
+
+class _Missing:
+    """A key absent from a row (pandas fills NaN there)."""
+
+    __slots__ = ()
+
+
+_MISSING = _Missing()
+_STRING_DTYPE = pd.Series(["x"], dtype=object).convert_dtypes().dtype
+_STRING_ARRAY = _STRING_DTYPE.construct_array_type()
+_ONE_STRING_CACHE: dict[str, Any] = {}
+_ONE_STRING_CACHE_MAX = 4096
+_NUMERIC = frozenset((float, int, _Missing))
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _strings(values: list[Any]) -> Any:
+    if len(values) == 1:
+        v = values[0]
+        cached = _ONE_STRING_CACHE.get(v) if type(v) is str else None
+        if cached is None:
+            cached = _STRING_ARRAY._from_sequence(values, dtype=_STRING_DTYPE)
+            if type(v) is str and len(v) <= 256 and len(_ONE_STRING_CACHE) < _ONE_STRING_CACHE_MAX:
+                _ONE_STRING_CACHE[v] = cached
+        # A copy shares the immutable buffer but not the wrapper a frame may modify.
+        return cached.copy()
+    return _STRING_ARRAY._from_sequence(values, dtype=_STRING_DTYPE)
+
+
+_FALSE1 = np.zeros(1, dtype=bool)
+_TRUE1 = np.ones(1, dtype=bool)
+
+
+def _masked(cls: Any, data: Any, mask: Any) -> Any:
+    # _simple_new skips the validation of the public constructor (~10 us a column);
+    # the arrays made here are already of the right dtype and shape.
+    simple = getattr(cls, "_simple_new", None)
+    if simple is not None:
+        return simple(data, mask)
+    return cls(data, mask)
+
+
+def _scalar_column(v: Any) -> Any:
+    """``_column([v])`` for the common scalar types, without numpy reductions."""
+    t = type(v)
+    if t is float:
+        if v != v:  # NaN: pandas gives an all-missing Int64 column
+            return _masked(pd.arrays.IntegerArray, np.zeros(1, dtype=np.int64), _TRUE1.copy())
+        if v.is_integer() and _INT64_MIN <= v < 2.0**63:
+            return _masked(pd.arrays.IntegerArray, np.array([int(v)], dtype=np.int64), _FALSE1.copy())
+        return _masked(pd.arrays.FloatingArray, np.array([v], dtype=np.float64), _FALSE1.copy())
+    if t is int and _INT64_MIN <= v <= _INT64_MAX:
+        return _masked(pd.arrays.IntegerArray, np.array([v], dtype=np.int64), _FALSE1.copy())
+    if t is str:
+        return _strings([v])
+    return None
+
+
+def _column(values: list[Any]) -> Any:
+    """One column of ``values`` (``_MISSING`` where a row lacks the key) as the array
+    ``convert_dtypes`` would give for pandas' own inference of it."""
+    if len(values) == 1:
+        fast = _scalar_column(values[0])
+        if fast is not None:
+            return fast
+    kinds = set(map(type, values))
+    if kinds <= _NUMERIC:
+        if int in kinds and float not in kinds:
+            if _Missing not in kinds and all(_INT64_MIN <= v <= _INT64_MAX for v in values):
+                return _masked(
+                    pd.arrays.IntegerArray,
+                    np.array(values, dtype=np.int64),
+                    np.zeros(len(values), dtype=bool),
+                )
+            return _slow_column(values)
+        data = np.array([math.nan if v is _MISSING else v for v in values], dtype=np.float64)
+        mask = np.isnan(data)
+        present = data[~mask]
+        if np.all(np.isfinite(present)) and np.all(present == np.floor(present)) and (
+            present.size == 0 or (present.min() >= _INT64_MIN and present.max() < 2.0**63)
+        ):
+            ints = np.where(mask, 0.0, data).astype(np.int64)
+            return _masked(pd.arrays.IntegerArray, ints, mask)
+        return _masked(pd.arrays.FloatingArray, np.where(mask, 0.0, data), mask)
+    if kinds == {bool}:
+        return pd.arrays.BooleanArray(np.array(values, dtype=bool), np.zeros(len(values), dtype=bool))
+    if all(issubclass(k, str) for k in kinds - {_Missing}) and kinds != {_Missing}:
+        return _strings([None if v is _MISSING else str(v) for v in values])
+    return _slow_column(values)
+
+
+def _slow_column(values: list[Any]) -> Any:
+    plain = [math.nan if v is _MISSING else v for v in values]
+    if len(plain) == 1 and isinstance(plain[0], (list, tuple, set, dict)):
+        series = pd.Series([None], dtype=object)
+        series.iloc[0] = plain[0]
+    else:
+        series = pd.Series(plain)
+    return series.convert_dtypes().array
+
+
+def build_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows (dicts with a ``name`` key) -> a frame indexed by name, column by column.
+
+    Equals ``reference_frame(rows)`` (same columns in first-seen order, same values,
+    same nullable dtypes) without pandas inferring object data row by row.
+    """
+    order: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in order:
+                order[key] = None
+    names = [k for k in order if k != "name"]
+    arrays = [_column([row.get(k, _MISSING) for row in rows]) for k in names]
+    index = pd.Index(_column([row.get("name", _MISSING) for row in rows]), name="name")
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is not None:
+        try:
+            return from_arrays(arrays, columns=names, index=index, verify_integrity=False)  # type: ignore[no-any-return]
+        except TypeError:  # a pandas whose private signature changed: use the public path
+            pass
+    return pd.DataFrame(dict(zip(names, arrays)), index=index, copy=False)
 
 
 def _select(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:

@@ -151,7 +151,9 @@ class History:
             r._row(profiles=profiles, configs=configs, summary=summary, metrics=metrics)
             for r in self.reports
         ]
-        frame = pd.DataFrame.from_records(rows).convert_dtypes().set_index("name")
+        from fasttrial.optimization._frames import build_frame
+
+        frame = build_frame(rows)
         if normalize_time is not False:
             cols = [c for c in frame.columns if c.endswith(_TIME_SUFFIXES)]
             if normalize_time is True:
