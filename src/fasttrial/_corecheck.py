@@ -21,8 +21,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 if _core.__version__ != __version__:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         f"fasttrial's compiled core is version {_core.__version__} but the Python package is "
-        f"version {__version__}: the extension in {_core.__file__} is a stale build. "
-        + _BUILD_HINT
+        f"version {__version__}: the extension in {_core.__file__} is a stale build. " + _BUILD_HINT
     )
 
 __all__ = ["_core"]

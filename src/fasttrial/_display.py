@@ -6,6 +6,7 @@ Imported only when something is displayed, so ``import fasttrial`` does not load
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,9 @@ def trial_renderables(trial: Any) -> Iterator[RenderableType]:
 
 def report_renderables(report: Any) -> Iterator[RenderableType]:
     """Yield the status line, the metric values, then the trial's pieces."""
-    yield Text.assemble(("Status", "bold"), ("(", "default"), report.status.__rich__(), (")", "default"))
+    yield Text.assemble(
+        ("Status", "bold"), ("(", "default"), report.status.__rich__(), (")", "default")
+    )
     yield Pretty(report.metrics)
     yield from trial_renderables(report.trial)
 
@@ -84,13 +87,13 @@ def df_table(df: pd.DataFrame, *, title: str, edge_rows: int = EDGE_ROWS) -> Tab
         table.add_column(str(col), overflow="fold")
     n = len(df)
     if n > 2 * edge_rows:
-        parts = [(df.iloc[:edge_rows], False), (df.iloc[n - edge_rows:], True)]
+        parts = [(df.iloc[:edge_rows], False), (df.iloc[n - edge_rows :], True)]
     else:
         parts = [(df, False)]
     for part, after_gap in parts:
         if after_gap:
             table.add_row(f"... {n - 2 * edge_rows} more rows ...", *([""] * len(df.columns)))
-        for idx, row in zip(part.index, part.itertuples(index=False, name=None)):
+        for idx, row in zip(part.index, part.itertuples(index=False, name=None), strict=True):
             table.add_row(str(idx), *(_cell(v) for v in row))
     return table
 
@@ -113,14 +116,11 @@ def render_html(obj: Any, width: int = 100) -> str:
     console = Console(width=width, record=True, file=_Null())
     console.print(obj)
     body = console.export_text(styles=False)
-    return f"<pre style=\"white-space: pre; font-family: monospace\">{html.escape(body)}</pre>"
+    return f'<pre style="white-space: pre; font-family: monospace">{html.escape(body)}</pre>'
 
 
-class _Null:
+class _Null(io.StringIO):
     """A file that discards what is written (rich records it instead)."""
 
     def write(self, _: str) -> int:
         return 0
-
-    def flush(self) -> None:
-        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ def row_frame(row: Mapping[str, Any]) -> pd.DataFrame:
     return build_frame([row])
 
 
-def reference_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+def reference_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """What ``build_frame`` must equal: pandas' own inference, then ``convert_dtypes``.
 
     Slow (pandas infers every column of object data); kept for tests and as the
@@ -81,7 +81,9 @@ def _scalar_column(v: Any) -> Any:
         if v != v:  # NaN: pandas gives an all-missing Int64 column
             return _masked(pd.arrays.IntegerArray, np.zeros(1, dtype=np.int64), _TRUE1.copy())
         if v.is_integer() and _INT64_MIN <= v < 2.0**63:
-            return _masked(pd.arrays.IntegerArray, np.array([int(v)], dtype=np.int64), _FALSE1.copy())
+            return _masked(
+                pd.arrays.IntegerArray, np.array([int(v)], dtype=np.int64), _FALSE1.copy()
+            )
         return _masked(pd.arrays.FloatingArray, np.array([v], dtype=np.float64), _FALSE1.copy())
     if t is int and _INT64_MIN <= v <= _INT64_MAX:
         return _masked(pd.arrays.IntegerArray, np.array([v], dtype=np.int64), _FALSE1.copy())
@@ -110,14 +112,18 @@ def _column(values: list[Any]) -> Any:
         data = np.array([math.nan if v is _MISSING else v for v in values], dtype=np.float64)
         mask = np.isnan(data)
         present = data[~mask]
-        if np.all(np.isfinite(present)) and np.all(present == np.floor(present)) and (
-            present.size == 0 or (present.min() >= _INT64_MIN and present.max() < 2.0**63)
+        if (
+            np.all(np.isfinite(present))
+            and np.all(present == np.floor(present))
+            and (present.size == 0 or (present.min() >= _INT64_MIN and present.max() < 2.0**63))
         ):
             ints = np.where(mask, 0.0, data).astype(np.int64)
             return _masked(pd.arrays.IntegerArray, ints, mask)
         return _masked(pd.arrays.FloatingArray, np.where(mask, 0.0, data), mask)
     if kinds == {bool}:
-        return pd.arrays.BooleanArray(np.array(values, dtype=bool), np.zeros(len(values), dtype=bool))
+        return pd.arrays.BooleanArray(
+            np.array(values, dtype=bool), np.zeros(len(values), dtype=bool)
+        )
     if all(issubclass(k, str) for k in kinds - {_Missing}) and kinds != {_Missing}:
         return _strings([None if v is _MISSING else str(v) for v in values])
     return _slow_column(values)
@@ -133,7 +139,7 @@ def _slow_column(values: list[Any]) -> Any:
     return series.convert_dtypes().array
 
 
-def build_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+def build_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Rows (dicts with a ``name`` key) -> a frame indexed by name, column by column.
 
     Equals ``reference_frame(rows)`` (same columns in first-seen order, same values,
@@ -150,10 +156,10 @@ def build_frame(rows: list[Mapping[str, Any]]) -> pd.DataFrame:
     from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
     if from_arrays is not None:
         try:
-            return from_arrays(arrays, columns=names, index=index, verify_integrity=False)  # type: ignore[no-any-return]
+            return from_arrays(arrays, columns=names, index=index, verify_integrity=False)
         except TypeError:  # a pandas whose private signature changed: use the public path
             pass
-    return pd.DataFrame(dict(zip(names, arrays)), index=index, copy=False)
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)), index=index, copy=False)
 
 
 def _select(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -162,13 +168,18 @@ def _select(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """numpy / pandas scalars -> Python scalars; missing -> NaN."""
-    if is_missing(value):
-        return math.nan
+    """numpy / pandas scalars -> Python scalars."""
     item = getattr(value, "item", None)
     if item is not None and getattr(value, "ndim", 1) == 0:
         return item()
     return value
+
+
+def _entries(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The ``prefix`` entries of a row as plain values, leaving out missing cells: in a
+    frame of many reports a key only some of them had is missing in the others' rows,
+    and must not come back as a NaN entry of theirs."""
+    return {k: _plain(v) for k, v in _select(d, prefix).items() if not is_missing(v)}
 
 
 def _text(value: Any) -> str | None:
@@ -193,7 +204,9 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
     prof_items = _select(d, "profile:")
     for pname in sorted({k.rsplit(":", 2)[0] for k in prof_items}):
         profiles[pname] = Profile.from_dict(_select(prof_items, f"{pname}:"))
-    trial_items = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)}
+    trial_items = {
+        k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)
+    }
     trial_profile = Profile.from_dict(trial_items) if trial_items else None
     if trial_profile is not None:
         profiles["trial"] = trial_profile
@@ -208,11 +221,11 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
     seed = None if is_missing(seed) else int(seed)  # type: ignore[arg-type]
     bucket_path = d.get("bucket")
     bucket = None if is_missing(bucket_path) else PathBucket(str(bucket_path), lazy=True)
-    fidelities = {k: _plain(v) for k, v in _select(d, "fidelities:").items()}
+    fidelities = _entries(d, "fidelities:")
 
     trial: Trial[Any] = Trial(
         name=str(d["name"]),
-        config={k: _plain(v) for k, v in _select(d, "config:").items()},
+        config=_entries(d, "config:"),
         bucket=bucket,
         seed=seed,
         fidelities=fidelities or None,
@@ -220,8 +233,8 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
         memory=trial_profile.memory if trial_profile is not None else None,
         profiler=Profiler(profiles=profiles),
         metrics=[v.metric for v in metric_values],
-        summary={k: _plain(v) for k, v in _select(d, "summary:").items()},
-        exception=_text(d.get("exception")),  # type: ignore[arg-type]
+        summary=_entries(d, "summary:"),
+        exception=_text(d.get("exception")),
         traceback=_text(d.get("traceback")),
     )
     status_raw = d.get("status")

@@ -47,36 +47,44 @@ class History:
                 of that report is added.
         """
         if isinstance(report, Trial.Report):
-            self._add_one(report)
+            self._check(report, dict(self.metrics))
+            self._append(report)
             return
         if isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
             raise TypeError(
                 f"Expected a Trial.Report or an iterable of Trial.Report but got "
                 f"{type(report).__name__} ({report!r})"
             )
-        for item in report:
+        batch = list(report)
+        known = dict(self.metrics)
+        for item in batch:
             if not isinstance(item, Trial.Report):
                 raise TypeError(
                     f"Expected an iterable of Trial.Report but got {type(item).__name__} "
-                    f"({item!r}) in add(report={report!r})"
+                    f"({item!r}) in add(report=...); nothing was added."
                 )
-            self._add_one(item)
+            self._check(item, known)
+        for item in batch:
+            self._append(item)
 
-    def _add_one(self, report: Trial.Report) -> None:
-        known = self.metrics
-        new: list[Metric] = []
+    @staticmethod
+    def _check(report: Trial.Report, known: dict[str, Metric]) -> None:
+        """Refuse a report whose metric definitions conflict; record its new ones in
+        ``known``."""
         for value in report.metric_values:
             metric = value.metric
             existing = known.get(metric.name)
             if existing is None:
-                new.append(metric)
+                known[metric.name] = metric
             elif existing != metric:
                 raise ValueError(
                     f"Metric {metric.name} has conflicting definitions:\n{metric} != {existing}"
-                    f"\n(report {report.name!r} was not added)"
+                    f"\n(report {report.name!r} was not added; nothing was added)"
                 )
-        for metric in new:
-            known[metric.name] = metric
+
+    def _append(self, report: Trial.Report) -> None:
+        for value in report.metric_values:
+            self.metrics.setdefault(value.metric.name, value.metric)
         self.reports.append(report)
         self._lookup[report.name] = len(self.reports) - 1
 
@@ -89,11 +97,15 @@ class History:
         try:
             return self.reports[self._lookup[name]]
         except KeyError:
-            raise KeyError(f"No report named {name!r} in this history ({len(self)} reports).") from None
+            raise KeyError(
+                f"No report named {name!r} in this history ({len(self)} reports)."
+            ) from None
 
     def _metric(self, metric: str | None) -> Metric:
         if not self.metrics:
-            raise ValueError("The history has no metrics: add reports of trials with metrics first.")
+            raise ValueError(
+                "The history has no metrics: add reports of trials with metrics first."
+            )
         if metric is None:
             if len(self.metrics) > 1:
                 raise ValueError(
@@ -175,7 +187,7 @@ class History:
         fn = operator.attrgetter("status") if key == "status" else key
         groups: dict[Hashable, list[Trial.Report]] = {}
         for r in self.reports:
-            groups.setdefault(fn(r), []).append(r)  # type: ignore[operator]
+            groups.setdefault(fn(r), []).append(r)
         return {k: History(v) for k, v in groups.items()}
 
     def sortby(
@@ -223,9 +235,10 @@ class History:
             name = m.name
             cmp = operator.lt if m.minimize else operator.gt
 
-            def better(new: Trial.Report, cur: Trial.Report) -> bool:
+            def by_metric(new: Trial.Report, cur: Trial.Report) -> bool:
                 return bool(cmp(new.metrics[name], cur.metrics[name]))
 
+            better: Callable[[Trial.Report, Trial.Report], bool] = by_metric
         else:
             better = key
         ordered = self.sortby(sortby, reverse=reverse)

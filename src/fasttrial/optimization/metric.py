@@ -27,7 +27,7 @@ def _as_real(value: Any, what: str) -> float:
     """
     tv = type(value)
     if tv is float:
-        return value  # type: ignore[no-any-return]
+        return value
     if tv is int:
         try:
             return float(value)
@@ -45,7 +45,9 @@ def _as_real(value: Any, what: str) -> float:
         try:
             out = float(value)
         except (TypeError, ValueError, OverflowError) as error:
-            raise ValueError(f"{what} must be a real number, got {tv.__name__}: {value!r}.") from error
+            raise ValueError(
+                f"{what} must be a real number, got {tv.__name__}: {value!r}."
+            ) from error
         return out
     raise ValueError(f"{what} must be a real number, got {tv.__name__}: {value!r}.")
 
@@ -69,6 +71,8 @@ class Metric:
     name: str
     minimize: bool
     bounds: tuple[float, float] | None
+    _worst: Metric.Value
+    _optimal: Metric.Value
 
     def __init__(
         self,
@@ -90,7 +94,8 @@ class Metric:
                 )
         if any(ch.isspace() for ch in name):
             raise ValueError(
-                f"Metric name {name!r} cannot contain whitespace. Must be a valid Python identifier."
+                f"Metric name {name!r} cannot contain whitespace."
+                " Must be a valid Python identifier."
             )
         if bounds is not None:
             try:

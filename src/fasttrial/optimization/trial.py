@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fasttrial._corecheck import _core
 from fasttrial.optimization.metric import Metric, _as_real
@@ -38,7 +38,7 @@ DEFAULT_BUCKET = "unknown-trial-bucket"
 Where = str | Path | Bucket | Callable[..., Any] | None
 
 
-class UnpicklableException(Exception):  # noqa: N818  (it stands for another exception)
+class UnpicklableException(Exception):
     """Stands in for a trial's exception that could not be pickled.
 
     A report crossing a process boundary keeps the original's type name, message and
@@ -66,7 +66,7 @@ def _picklable_exception(exc: BaseException | None) -> BaseException | None:
         return exc
     try:
         pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001  (any failure means: replace it)
+    except Exception:
         cls = type(exc)
         return UnpicklableException(f"{cls.__module__}.{cls.__qualname__}", str(exc))
     return exc
@@ -77,10 +77,7 @@ def _metric_list(metrics: Any) -> list[Metric]:
         return []
     if isinstance(metrics, Metric):
         return [metrics]
-    if isinstance(metrics, Mapping):
-        items = list(metrics.values())
-    else:
-        items = list(metrics)
+    items = list(metrics.values()) if isinstance(metrics, Mapping) else list(metrics)
     for m in items:
         if not isinstance(m, Metric):
             raise TypeError(
@@ -171,7 +168,7 @@ class Trial(_core.TrialCore, Generic[I]):
         b = self._bucket
         if b is None:
             b = self._bucket = PathBucket(DEFAULT_BUCKET, lazy=True)
-        return b  # type: ignore[return-value]
+        return b
 
     @bucket.setter
     def bucket(self, value: PathBucket | Bucket) -> None:
@@ -259,7 +256,14 @@ class Trial(_core.TrialCore, Generic[I]):
 
     @staticmethod
     def _finite(metric: Metric, raw: Any) -> float:
-        value = _as_real(raw, f"The value for metric '{metric.name}'")
+        try:
+            value = _as_real(raw, f"The value for metric '{metric.name}'")
+        except ValueError as error:
+            raise ValueError(
+                f"Cannot report success: {error} If the evaluation did not produce a number,"
+                f" report it with `trial.fail()` (which records the metric's worst value,"
+                f" {metric.worst.value})."
+            ) from None
         if math.isnan(value) or math.isinf(value):
             raise ValueError(
                 f"Cannot report success with {metric.name}={value}: a successful trial needs a"
@@ -321,9 +325,7 @@ class Trial(_core.TrialCore, Generic[I]):
             self.exception = exception
         if traceback is not None:
             self.traceback = traceback
-        return Trial.Report(
-            self, Trial.Status.CRASHED, tuple(m.worst for m in self.metrics)
-        )
+        return Trial.Report(self, Trial.Status.CRASHED, tuple(m.worst for m in self.metrics))
 
     # -- storage ------------------------------------------------------------------------
 
@@ -784,6 +786,12 @@ def _success_slow(trial: Trial[Any], metrics: dict[str, Any]) -> Trial.Report[An
     values = []
     for m in defs:
         raw = metrics.get(m.name)
+        if raw is None and m.name in metrics:
+            raise ValueError(
+                f"Cannot report success with {m.name}=None: a successful trial needs a value"
+                f" for every metric. If the evaluation produced none, report it with"
+                f" `trial.fail()` (which records the metric's worst value, {m.worst.value})."
+            )
         if raw is None:
             raise ValueError(
                 f"Cannot report success without self.metrics={defs!r}."

@@ -12,7 +12,7 @@ from typing import Any
 _NA: Any = None
 
 
-def NA() -> Any:  # noqa: N802  (reads as the constant it returns)
+def NA() -> Any:
     """Return ``pandas.NA`` (importing pandas on first use)."""
     global _NA
     if _NA is None:

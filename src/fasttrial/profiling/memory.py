@@ -220,7 +220,9 @@ class Memory:
         code = _core.unit_code(unit)
         rss, vms = _core.read_memory()
         div = _DIV_BY_CODE[code]
-        return Memory(start_vms=_scaled(vms, div), start_rss=_scaled(rss, div), unit=_UNIT_BY_CODE[code])
+        return Memory(
+            start_vms=_scaled(vms, div), start_rss=_scaled(rss, div), unit=_UNIT_BY_CODE[code]
+        )
 
     def stop(self) -> Memory.Interval:
         """Read memory now and return the interval since ``start()``."""

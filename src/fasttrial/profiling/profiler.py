@@ -58,8 +58,13 @@ class Profile:
             state, kind, unit, start, end, dur, srss, erss, svms, evms = self._raw()
             if state == 0:  # never recorded and nothing given
                 return Timer.na(), Memory.na()
-            time = Timer.Interval(start, end, _KIND_BY_CODE[kind], Timer.Unit.SECONDS,
-                                  None if state == _RUNNING else dur)
+            time = Timer.Interval(
+                start,
+                end,
+                _KIND_BY_CODE[kind],
+                Timer.Unit.SECONDS,
+                None if state == _RUNNING else dur,
+            )
             memory = Memory.Interval(svms, srss, evms, erss, _UNIT_BY_CODE[unit])
             if state == _DONE:
                 self._time = time
@@ -162,7 +167,7 @@ class Profile:
 _core.set_interval_type(Profile.Interval)
 
 
-class Profiler(_core.ProfilerCore, Mapping):  # type: ignore[misc]
+class Profiler(_core.ProfilerCore, Mapping):
     """Named time-and-memory intervals: ``with profiler("name"): ...``.
 
     Nested intervals are named by joining the running names with ``:`` ("outer:inner").

@@ -195,13 +195,23 @@ class Bucket(ABC, MutableMapping[KeyT, Drop[LinkT]], Generic[KeyT, LinkT]):
         return {m.groups(): self[key] for key, m in matches}
 
     def store(self, items: Mapping[KeyT, Any]) -> None:
-        """Store every value of `items` under its key.
+        """Store every value of `items` under its key, all or nothing up front.
+
+        Every key is validated and every value matched to a loader before the
+        first write, so a bad key or an unwritable value stores nothing.
 
         Args:
             items: Mapping from key to value.
+
+        Raises:
+            ValueError: If a key is invalid for this bucket.
+            TypeError: If a value cannot be written under its key.
         """
-        for key, value in items.items():
-            self[key] = value
+        drops = [(self[key], value) for key, value in items.items()]
+        for drop, value in drops:
+            drop.saver(value)
+        for drop, value in drops:
+            drop.put(value)
 
     def update(  # type: ignore[override]
         self,

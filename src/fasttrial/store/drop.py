@@ -262,6 +262,17 @@ class Drop(Generic[LinkT]):
         return TypeError(msg)
 
     # ---------------------------------------------------------------- public API
+    def saver(self, obj: Any) -> type[Loader[LinkT, Any]]:
+        """Return the loader that would write `obj` here, without writing anything.
+
+        Raises:
+            TypeError: If no loader can write a value of this type to this key.
+        """
+        for loader in self.loaders:
+            if loader.can_save(obj, self.key):
+                return loader
+        raise self._unsupported_value(obj)
+
     def put(self, obj: Any, *, how: Callable[[Any], None] | None = None) -> None:
         """Store `obj` at this drop's location, replacing what was there.
 
@@ -283,12 +294,7 @@ class Drop(Generic[LinkT]):
                 how(obj)
             return
 
-        for loader in self.loaders:
-            if loader.can_save(obj, self.key):
-                break
-        else:
-            raise self._unsupported_value(obj)
-
+        loader = self.saver(obj)
         if self._prepare is not None:
             self._prepare(self.key)
         logger.debug("Storing %s with loader %s", self.name, _loader_name(loader))

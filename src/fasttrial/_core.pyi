@@ -1,0 +1,212 @@
+"""Type stub of fasttrial's private compiled core (ext/_core.pyx).
+
+Nothing here is public API: the public classes live in ``fasttrial.profiling`` and
+``fasttrial.optimization``.  Checked against the built module by
+``python -m mypy.stubtest fasttrial._core`` (tests/core/test_stub.py).
+"""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Final
+
+from typing_extensions import Self, Unpack, disjoint_base
+
+__version__: str
+
+# Timer kind codes.
+WALL: Final[int]
+CPU: Final[int]
+PROCESS: Final[int]
+# Memory unit codes.
+BYTES: Final[int]
+KILOBYTES: Final[int]
+MEGABYTES: Final[int]
+GIGABYTES: Final[int]
+
+#: Timer kind (a string or a ``Timer.Kind``) -> kind code.
+KIND_CODES: dict[str, int]
+#: Memory unit (a string or a ``Memory.Unit``) -> unit code.
+UNIT_CODES: dict[str, int]
+
+def wall_ns() -> int:
+    """Return the wall clock, in integer nanoseconds since the Unix epoch."""
+
+def mono_ns() -> int:
+    """Return the monotonic clock (``time.perf_counter``'s), in integer nanoseconds."""
+
+def process_ns() -> int:
+    """Return this process's CPU time (user + system), in integer nanoseconds."""
+
+def now(kind: int) -> float:
+    """Return the clock of a timer kind code (WALL, CPU, PROCESS), in float seconds."""
+
+def read_memory() -> tuple[int, int]:
+    """Return ``(rss, vms)`` of this process in bytes (psutil's meanings); -1 if unknown."""
+
+def memory_backend() -> str:
+    """Return the name of the memory reader in use ("linux-statm", ..., or "psutil")."""
+
+def kind_code(kind: object, default: int = 0) -> int:
+    """Map a timer kind (None, a ``Timer.Kind`` or its string) to its code."""
+
+def unit_code(unit: object, default: int = 0) -> int:
+    """Map a memory unit (None, a ``Memory.Unit`` or 'B'/'KB'/'MB'/'GB') to its code."""
+
+def set_interval_type(cls: type[Span]) -> None:
+    """Make every profiler create ``cls`` (a Span subclass) for the intervals it records."""
+
+@disjoint_base
+class Span:
+    """Raw record of one profiled interval: start and end marks in C numbers."""
+
+    _kind: int
+    _unit: int
+    _state: int
+    _time: Any
+    _memory: Any
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def _start_recording(self, kind: object = None, unit: object = None) -> None: ...
+    def _stop_recording(self) -> None: ...
+    def _raw(
+        self,
+    ) -> tuple[int, int, int, float, float, float, float, float, float, float]:
+        """``(state, kind, unit, start_s, end_s, duration_s, start_rss, end_rss, start_vms,
+        end_vms)``: seconds and the span's memory unit; NaN for what is not recorded."""
+
+    def _raw_ns(self) -> tuple[int, int, int, int, int, int, int, int, int]:
+        """``(state, start_t, end_t, start_mono, end_mono, start_rss, end_rss, start_vms,
+        end_vms)`` as integers (ns, bytes)."""
+
+@disjoint_base
+class ProfilerCore:
+    """State of a ``Profiler``: named intervals, the running stack, defaults."""
+
+    # Values are instances of the Span subclass registered with set_interval_type().
+    profiles: dict[str, Any]
+    _running: list[str]
+    _kind: int
+    _unit: int
+    disabled: bool
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def _scope(
+        self, name: str, time_kind: object, memory_unit: object, trial: object
+    ) -> Scope: ...
+
+@disjoint_base
+class Scope:
+    """Context manager for one profiled interval: ``with profiler("x"):``."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __enter__(self) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+    @property
+    def interval(self) -> Any:
+        """The interval this scope records (None before ``__enter__``)."""
+    # Cython's automatic pickling of Scope (it has only Python-object fields).
+    def __reduce_cython__(self) -> Any: ...
+    def __setstate_cython__(self, __pyx_state: Any) -> None: ...
+
+def set_optimization_types(
+    *,
+    value: type[ValueCore],
+    report: type[ReportCore],
+    profiler: type[ProfilerCore],
+    metric: type,
+    status_success: Any,
+    normalize_metrics: Callable[..., Any],
+    make_bucket: Callable[..., Any],
+    slow_success: Callable[..., Any],
+    profile_into_summary: Callable[..., Any],
+) -> None:
+    """Register the public Python classes and slow paths (called once at import)."""
+
+def new_report(trial: TrialCore, status: Any, metric_values: tuple[ValueCore, ...]) -> Any:
+    """Make a ``Trial.Report`` (the registered ``report`` type) without argument parsing."""
+
+@disjoint_base
+class ValueCore:
+    """Fields of ``Metric.Value``: the metric and the raw value (read-only)."""
+
+    def __init__(self, metric: Any, value: Any) -> None: ...
+    @property
+    def metric(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
+
+@disjoint_base
+class ReportCore:
+    """Fields of ``Trial.Report``."""
+
+    trial: Any
+    status: Any
+    metric_values: Any
+    _metrics: Any
+    def __init__(self, trial: Any, status: Any, metric_values: Any = ()) -> None: ...
+
+@disjoint_base
+class TrialCore:
+    """Fields and hot methods of ``Trial``; the rest lives in Python."""
+
+    name: Any
+    config: Any
+    _bucket: Any
+    info: Any
+    metrics: Any
+    seed: Any
+    fidelities: Any
+    _time: Any
+    _memory: Any
+    _span: Any
+    _profiler: Any
+    _summary: Any
+    exception: Any
+    traceback: Any
+    _storage: Any
+    _extras: Any
+    # Keyword-only at runtime; the compiled __init__ shows as (*args, **kwargs), hence the
+    # empty *args (accepts no positional argument) that keeps stubtest's signature check.
+    def __init__(
+        self,
+        *args: Unpack[tuple[()]],
+        name: Any,
+        config: Any,
+        bucket: Any = None,
+        info: Any = None,
+        metrics: Any = None,
+        seed: Any = None,
+        fidelities: Any = None,
+        time: Any = None,
+        memory: Any = None,
+        profiler: Any = None,
+        summary: Any = None,
+        exception: Any = None,
+        traceback: Any = None,
+        storage: Any = None,
+        extras: Any = None,
+    ) -> None: ...
+    def begin(self, time: object = None, memory_unit: object = None) -> Scope:
+        """Return a context manager that profiles the trial and catches its exception."""
+
+    def profile(
+        self,
+        name: str,
+        *,
+        time: object = None,
+        memory_unit: object = None,
+        summary: bool = False,
+    ) -> Any:
+        """Return a context manager that profiles a named interval of the trial."""
+
+    def success(self, **metrics: float | int) -> Any:
+        """Report success with a value for every metric of the trial."""
+
+# Cython artefacts at module level: the pickle helpers of Scope, and the doctest table.
+def __reduce_cython__(self: Any) -> Any: ...
+def __setstate_cython__(self: Any, __pyx_state: Any) -> Any: ...
+
+__test__: dict[str, str]
