@@ -88,9 +88,7 @@ class ProfilerCore:
     _unit: int
     disabled: bool
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
-    def _scope(
-        self, name: str, time_kind: object, memory_unit: object, trial: object
-    ) -> Scope: ...
+    def _scope(self, name: str, time_kind: object, memory_unit: object, trial: object) -> Scope: ...
 
 @disjoint_base
 class Scope:

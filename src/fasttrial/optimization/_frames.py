@@ -213,9 +213,11 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
 
     metric_values: list[Metric.Value] = []
     for key, raw in _select(d, "metric:").items():
-        metric = Metric.from_str(key)
-        value = math.nan if is_missing(raw) else float(raw)
-        metric_values.append(Metric.Value(metric, value))
+        # A missing cell is a metric this report did not have (a history can mix reports
+        # of different metrics); fasttrial never records NaN as a metric value itself.
+        if is_missing(raw):
+            continue
+        metric_values.append(Metric.Value(Metric.from_str(key), float(raw)))
 
     seed = d.get("trial_seed")
     seed = None if is_missing(seed) else int(seed)  # type: ignore[arg-type]

@@ -222,7 +222,8 @@ class History:
         """The trace of best-so-far reports.
 
         Args:
-            key: A metric name, or ``better(new, current) -> bool``.
+            key: A metric name (reports without that metric are left out), or
+                ``better(new, current) -> bool``.
             sortby: Order in which reports are visited (default: by end time).
             reverse: Reverse that order.
             ffill: Repeat the current incumbent for each report that does not beat it.
@@ -239,9 +240,10 @@ class History:
                 return bool(cmp(new.metrics[name], cur.metrics[name]))
 
             better: Callable[[Trial.Report, Trial.Report], bool] = by_metric
+            ordered = [r for r in self.sortby(sortby, reverse=reverse) if name in r.metrics]
         else:
             better = key
-        ordered = self.sortby(sortby, reverse=reverse)
+            ordered = self.sortby(sortby, reverse=reverse)
         out: list[Trial.Report] = []
         current: Trial.Report | None = None
         for r in ordered:
