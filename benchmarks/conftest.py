@@ -1,0 +1,126 @@
+"""Shared fixtures of the overhead benchmarks.
+
+Each group measures one operation through several implementations:
+
+* ``fasttrial``: this package;
+* ``reference``: ``_reference.py``, the pure-Python way amltk 1.10 does it
+  (``time.time()`` and a fresh ``psutil.Process()`` at each interval boundary);
+* ``floor``: the cheapest thing of the same shape (an empty context manager);
+* ``amltk``: amltk itself, only when it is importable (never a dependency).
+
+At the end of a run the median of every benchmark is printed next to the medians of the
+others in its group, as a ratio, so the speed-up can be read on any machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file
+
+from _impls import HAVE_AMLTK, Impl, load_impl
+
+AMLTK_SKIP = pytest.mark.skipif(not HAVE_AMLTK, reason="amltk is not installed (optional)")
+
+#: Lines the ratio test wants printed in the terminal summary.
+RATIO_LINES = pytest.StashKey[list[str]]()
+
+
+IMPLS = ["fasttrial", "reference", pytest.param("amltk", marks=AMLTK_SKIP)]
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Impl:
+    """Each implementation in turn, run from an empty temporary directory.
+
+    amltk 1.10 creates ``unknown-trial-bucket/`` in the working directory when a Trial is
+    constructed; the temporary directory keeps that out of the source tree.
+    """
+    monkeypatch.chdir(tmp_path)
+    return load_impl(request.param)
+
+
+@pytest.fixture
+def ratio_lines(request: pytest.FixtureRequest) -> list[str]:
+    """A list whose lines are printed in the terminal summary."""
+    return request.config.stash.setdefault(RATIO_LINES, [])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``ratios`` tests under ``--benchmark-only`` too; skip them with ``--benchmark-skip``.
+
+    The ratio test times with its own clock, not the ``benchmark`` fixture, so
+    pytest-benchmark would skip it as a "non-benchmark" under ``--benchmark-only``.
+    """
+    skip_all = bool(config.getoption("benchmark_skip", False)) and not config.getoption(
+        "benchmark_only", False
+    )
+    for item in items:
+        if item.get_closest_marker("ratios") is None:
+            continue
+        item.own_markers[:] = [
+            m
+            for m in item.own_markers
+            if not (m.name == "skip" and "non-benchmark" in str(m.kwargs.get("reason", "")))
+        ]
+        if skip_all:
+            item.add_marker(pytest.mark.skip(reason="--benchmark-skip is active"))
+
+
+def _label(bench: Any) -> str:
+    param = getattr(bench, "param", None)
+    if param:
+        return str(param)
+    name = str(getattr(bench, "name", "?"))
+    return name.removeprefix("test_")
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:8.1f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.2f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.2f} s "
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print each group's medians as ratios (after pytest-benchmark's own tables)."""
+    session = getattr(config, "_benchmarksession", None)
+    benches = list(getattr(session, "benchmarks", None) or [])
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for bench in benches:
+        try:
+            median = float(bench.stats.median)
+        except Exception:  # no data: the benchmark errored or timing was disabled
+            continue
+        if getattr(bench, "has_error", False):
+            continue
+        groups.setdefault(str(bench.group), []).append((_label(bench), median))
+    if groups:
+        tr = terminalreporter
+        tr.write_sep("-", "medians and ratios per group (x = this median / fasttrial's)")
+        for group in sorted(groups):
+            rows = sorted(groups[group], key=lambda r: r[1])
+            base = dict(rows).get("fasttrial")
+            floor = dict(rows).get("floor")
+            tr.write_line(f"{group}:")
+            for label, median in rows:
+                parts = [f"  {label:<22} {_fmt(median)}"]
+                if base:
+                    parts.append(f"{median / base:9.2f}x fasttrial")
+                if floor and label != "floor":
+                    parts.append(f"{median / floor:9.2f}x floor")
+                tr.write_line("  ".join(parts))
+    lines = config.stash.get(RATIO_LINES, [])
+    if lines:
+        terminalreporter.write_sep("-", "test_ratios: own-timer medians (same run)")
+        for line in lines:
+            terminalreporter.write_line(line)
