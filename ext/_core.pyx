@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, autotestdict=False
 # cython: embedsignature=True, freethreading_compatible=False
 """fasttrial's private compiled core.
 
@@ -32,6 +32,9 @@ cdef extern from "ft_platform.h" nogil:
     const char *ft_mem_backend()
     int ft_mem_init()
     int ft_mem_read(int64_t *rss, int64_t *vms)
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 
 cdef extern from *:
     """
@@ -213,6 +216,8 @@ cpdef int unit_code(object unit, int default=BYTES) except -1:
         ) from None
 
 
+@cython.no_gc
+@cython.auto_pickle(False)  # Profile.Interval pickles its materialized intervals
 cdef class Span:
     """Raw record of one profiled interval: start and end marks in C numbers.
 
@@ -306,6 +311,17 @@ cdef inline object _new_interval(object cls):
     return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
 
 
+cdef inline object _new_leaf(object cls):
+    # Like _new_interval, for records that cannot be part of a reference cycle (a Span refers
+    # only to Timer/Memory intervals of floats, a ValueCore to a Metric and a float).  Their
+    # public classes are Python subclasses, which CPython always makes GC-tracked; untracking
+    # them keeps millions of reports from being walked by every full collection.
+    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
+    PyObject_GC_UnTrack(<void*>obj)
+    return obj
+
+
+@cython.auto_pickle(False)  # Profiler pickles through __reduce__
 cdef class ProfilerCore:
     """State of a ``Profiler``: named intervals, the running stack, defaults."""
 
@@ -333,6 +349,8 @@ cdef class ProfilerCore:
         return scope
 
 
+@cython.no_gc
+@cython.auto_pickle(False)
 cdef class Scope:
     """Context manager for one profiled interval: ``with profiler("x"):``.
 
@@ -363,7 +381,7 @@ cdef class Scope:
             entry = self.name
         running.append(self.name)
         self.pushed = True
-        span = _new_interval(_interval_type)
+        span = _new_leaf(_interval_type)
         self.span = <Span>span
         p.profiles[entry] = span
         self.span._begin(self.kind, self.unit)
@@ -387,9 +405,8 @@ cdef class Scope:
             trial._time = None
             trial._memory = None
         if exc is not None and isinstance(exc, Exception):
-            import traceback
             trial.exception = exc
-            trial.traceback = "".join(traceback.format_exception(exc_type, exc, tb))
+            trial._traceback = _capture_traceback(exc_type, exc, tb)
             return True
         return False
 
@@ -424,13 +441,16 @@ cdef object _normalize_metrics = None
 cdef object _make_bucket = None
 cdef object _slow_success = None
 cdef object _profile_into_summary = None
+cdef object _capture_traceback = None
 
 
 def set_optimization_types(*, value, report, profiler, metric, status_success,
-                           normalize_metrics, make_bucket, slow_success, profile_into_summary):
+                           normalize_metrics, make_bucket, slow_success, profile_into_summary,
+                           capture_traceback):
     """Register the public Python classes and slow paths (called once at import)."""
     global _value_type, _report_type, _profiler_type, _metric_type, _status_success
     global _normalize_metrics, _make_bucket, _slow_success, _profile_into_summary
+    global _capture_traceback
     if not issubclass(value, ValueCore):
         raise TypeError("value must subclass fasttrial._core.ValueCore")
     if not issubclass(report, ReportCore):
@@ -446,8 +466,10 @@ def set_optimization_types(*, value, report, profiler, metric, status_success,
     _make_bucket = make_bucket
     _slow_success = slow_success
     _profile_into_summary = profile_into_summary
+    _capture_traceback = capture_traceback
 
 
+@cython.no_gc
 @cython.auto_pickle(False)
 cdef class ValueCore:
     """Fields of ``Metric.Value``: the metric and the raw value (read-only)."""
@@ -461,7 +483,7 @@ cdef class ValueCore:
 
 
 cdef inline ValueCore _new_value(object metric, object value):
-    cdef ValueCore v = <ValueCore>_new_interval(_value_type)
+    cdef ValueCore v = <ValueCore>_new_leaf(_value_type)
     v.metric = metric
     v.value = value
     return v
@@ -514,7 +536,7 @@ cdef class TrialCore:
     cdef public object _profiler
     cdef public object _summary
     cdef public object exception
-    cdef public object traceback
+    cdef public object _traceback  # a str, or a not-yet-formatted capture (see trial.py)
     cdef public object _storage
     cdef public object _extras
 
@@ -539,7 +561,7 @@ cdef class TrialCore:
         self._profiler = profiler
         self._summary = summary
         self.exception = exception
-        self.traceback = traceback
+        self._traceback = traceback
         self._storage = storage
         self._extras = extras
 

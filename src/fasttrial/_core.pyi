@@ -106,8 +106,6 @@ class Scope:
     def interval(self) -> Any:
         """The interval this scope records (None before ``__enter__``)."""
     # Cython's automatic pickling of Scope (it has only Python-object fields).
-    def __reduce_cython__(self) -> Any: ...
-    def __setstate_cython__(self, __pyx_state: Any) -> None: ...
 
 def set_optimization_types(
     *,
@@ -120,6 +118,7 @@ def set_optimization_types(
     make_bucket: Callable[..., Any],
     slow_success: Callable[..., Any],
     profile_into_summary: Callable[..., Any],
+    capture_traceback: Callable[..., Any],
 ) -> None:
     """Register the public Python classes and slow paths (called once at import)."""
 
@@ -163,7 +162,7 @@ class TrialCore:
     _profiler: Any
     _summary: Any
     exception: Any
-    traceback: Any
+    _traceback: Any
     _storage: Any
     _extras: Any
     # Keyword-only at runtime; the compiled __init__ shows as (*args, **kwargs), hence the
@@ -202,9 +201,3 @@ class TrialCore:
 
     def success(self, **metrics: float | int) -> Any:
         """Report success with a value for every metric of the trial."""
-
-# Cython artefacts at module level: the pickle helpers of Scope, and the doctest table.
-def __reduce_cython__(self: Any) -> Any: ...
-def __setstate_cython__(self: Any, __pyx_state: Any) -> Any: ...
-
-__test__: dict[str, str]

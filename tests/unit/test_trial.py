@@ -353,6 +353,68 @@ class TestBegin:
 
 
 # ==================================================================== profile()
+class TestFailedFramesAreReleased:
+    """begin() keeps the traceback as text and lets go of the failed evaluation's frames."""
+
+    def test_locals_of_the_failed_evaluation_are_freed(self) -> None:
+        import weakref
+
+        class Payload:
+            pass
+
+        refs: list[weakref.ref[Payload]] = []
+
+        def evaluate() -> None:
+            payload = Payload()  # stands for a model or a big array of the evaluation
+            refs.append(weakref.ref(payload))
+            raise ValueError("boom")
+
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            evaluate()
+
+        assert refs[0]() is None
+        assert isinstance(trial.exception, ValueError)
+        assert trial.exception.__traceback__ is None
+        text = trial.traceback
+        assert text is not None
+        assert "in evaluate" in text
+        assert 'raise ValueError("boom")' in text
+        assert text.rstrip().endswith("ValueError: boom")
+
+    def test_chained_exceptions_are_in_the_text_and_released(self) -> None:
+        def inner() -> None:
+            raise KeyError("first")
+
+        def outer() -> None:
+            try:
+                inner()
+            except KeyError as error:
+                raise RuntimeError("second") from error
+
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            outer()
+
+        exc = trial.exception
+        assert isinstance(exc, RuntimeError)
+        assert exc.__traceback__ is None
+        assert exc.__cause__ is not None and exc.__cause__.__traceback__ is None
+        text = trial.traceback or ""
+        assert "KeyError: 'first'" in text
+        assert "direct cause" in text
+        assert text.rstrip().endswith("RuntimeError: second")
+
+    def test_traceback_text_is_stable_and_settable(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            raise ValueError("x")
+        first = trial.traceback
+        assert first is not None and first == trial.traceback
+        trial.traceback = "replaced"
+        assert trial.traceback == "replaced"
+
+
 class TestProfile:
     def test_nested_profiles_join_names(self) -> None:
         trial = _trial()

@@ -47,7 +47,7 @@ class History:
                 of that report is added.
         """
         if isinstance(report, Trial.Report):
-            self._check(report, dict(self.metrics))
+            self._check(report, self.metrics, {})
             self._append(report)
             return
         if isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
@@ -56,35 +56,42 @@ class History:
                 f"{type(report).__name__} ({report!r})"
             )
         batch = list(report)
-        known = dict(self.metrics)
+        pending: dict[str, Metric] = {}
         for item in batch:
             if not isinstance(item, Trial.Report):
                 raise TypeError(
                     f"Expected an iterable of Trial.Report but got {type(item).__name__} "
                     f"({item!r}) in add(report=...); nothing was added."
                 )
-            self._check(item, known)
+            self._check(item, self.metrics, pending)
         for item in batch:
             self._append(item)
 
     @staticmethod
-    def _check(report: Trial.Report, known: dict[str, Metric]) -> None:
-        """Refuse a report whose metric definitions conflict; record its new ones in
-        ``known``."""
+    def _check(report: Trial.Report, known: dict[str, Metric], pending: dict[str, Metric]) -> None:
+        """Refuse a report whose metric definitions conflict with ``known`` or with those of
+        earlier reports of the same batch (``pending``, which collects the new ones)."""
         for value in report.metric_values:
             metric = value.metric
-            existing = known.get(metric.name)
+            name = metric.name
+            existing = known.get(name)
             if existing is None:
-                known[metric.name] = metric
-            elif existing != metric:
+                existing = pending.get(name)
+                if existing is None:
+                    pending[name] = metric
+                    continue
+            if existing is not metric and existing != metric:
                 raise ValueError(
-                    f"Metric {metric.name} has conflicting definitions:\n{metric} != {existing}"
+                    f"Metric {name} has conflicting definitions:\n{metric} != {existing}"
                     f"\n(report {report.name!r} was not added; nothing was added)"
                 )
 
     def _append(self, report: Trial.Report) -> None:
+        metrics = self.metrics
         for value in report.metric_values:
-            self.metrics.setdefault(value.metric.name, value.metric)
+            metric = value.metric
+            if metric.name not in metrics:
+                metrics[metric.name] = metric
         self.reports.append(report)
         self._lookup[report.name] = len(self.reports) - 1
 

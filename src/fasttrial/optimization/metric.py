@@ -73,8 +73,8 @@ class Metric:
     name: str
     minimize: bool
     bounds: tuple[float, float] | None
-    _worst: Metric.Value
-    _optimal: Metric.Value
+    _worst: float
+    _optimal: float
 
     def __init__(
         self,
@@ -123,8 +123,10 @@ class Metric:
         else:
             worst = math.inf if minimize else -math.inf
             optimal = -math.inf if minimize else math.inf
-        setattr_(self, "_worst", Metric.Value(self, worst))
-        setattr_(self, "_optimal", Metric.Value(self, optimal))
+        # Floats, not Values: a Value refers to its metric, and a metric holding Values of
+        # itself would be a reference cycle (Values are not tracked by the cycle collector).
+        setattr_(self, "_worst", worst)
+        setattr_(self, "_optimal", optimal)
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError(f"Metric is immutable: cannot set {key!r}.")
@@ -200,12 +202,12 @@ class Metric:
     @property
     def worst(self) -> Metric.Value:
         """The worst possible value: the bad bound, or +/-inf when unbounded."""
-        return self._worst
+        return Metric.Value(self, self._worst)
 
     @property
     def optimal(self) -> Metric.Value:
         """The best possible value: the good bound, or -/+inf when unbounded."""
-        return self._optimal
+        return Metric.Value(self, self._optimal)
 
     def as_value(self, value: float | int) -> Metric.Value:
         """Wrap a raw number as a ``Metric.Value`` of this metric.
