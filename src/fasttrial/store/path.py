@@ -174,12 +174,42 @@ class PathLoader(Loader[Path, T]):
 
     Subclasses set `suffixes` (lower-case extensions they handle) and
     `accepts` (readable names of the value types they can write, used in
-    error messages), and implement the four loader classmethods.
+    error messages), and implement `save` and `load`; `can_load`/`can_save` follow
+    `types` unless a subclass needs subtler rules.
     """
 
     name: ClassVar[str] = "path"
     suffixes: ClassVar[tuple[str, ...]] = ()
     accepts: ClassVar[tuple[str, ...]] = ()
+    #: The value types the default `can_load`/`can_save` go by; loaders with subtler
+    #: rules (numpy, pandas, pickle, bytes) override those two instead.
+    types: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def can_load(cls, key: Path, /, *, check: type | None = None) -> bool:
+        """Return True for a handled extension when `check` is None or one of `types`.
+
+        Args:
+            key: A file path.
+            check: Optional expected type.
+
+        Returns:
+            Whether this loader reads `key`.
+        """
+        return cls.handles(key) and (check is None or check in cls.types)
+
+    @classmethod
+    def can_save(cls, obj: Any, key: Path, /) -> bool:
+        """Return True for a value of one of `types` going to a handled extension.
+
+        Args:
+            obj: Value to store.
+            key: A file path.
+
+        Returns:
+            Whether this loader writes `obj` to `key`.
+        """
+        return cls.handles(key) and isinstance(obj, cls.types)
 
     @classmethod
     def handles(cls, key: Path) -> bool:
@@ -442,32 +472,7 @@ class JSONLoader(PathLoader[dict[str, Any] | list[Any]]):
     name: ClassVar[str] = "json"
     suffixes: ClassVar[tuple[str, ...]] = (".json",)
     accepts: ClassVar[tuple[str, ...]] = ("dict", "list")
-
-    @classmethod
-    def can_load(cls, key: Path, /, *, check: type | None = None) -> bool:
-        """Return True for `.json` files when `check` is None, dict or list.
-
-        Args:
-            key: A file path.
-            check: Optional expected type.
-
-        Returns:
-            Whether this loader reads `key`.
-        """
-        return cls.handles(key) and check in (None, dict, list)
-
-    @classmethod
-    def can_save(cls, obj: Any, key: Path, /) -> bool:
-        """Return True for a dict or list going to a `.json` file.
-
-        Args:
-            obj: Value to store.
-            key: A file path.
-
-        Returns:
-            Whether this loader writes `obj` to `key`.
-        """
-        return cls.handles(key) and isinstance(obj, dict | list)
+    types: ClassVar[tuple[type, ...]] = (dict, list)
 
     @classmethod
     def save(cls, obj: Any, key: Path, /) -> None:
@@ -502,32 +507,7 @@ class YAMLLoader(PathLoader[dict[str, Any] | list[Any]]):
     name: ClassVar[str] = "yaml"
     suffixes: ClassVar[tuple[str, ...]] = (".yaml", ".yml")
     accepts: ClassVar[tuple[str, ...]] = ("dict", "list")
-
-    @classmethod
-    def can_load(cls, key: Path, /, *, check: type | None = None) -> bool:
-        """Return True for YAML files when `check` is None, dict or list.
-
-        Args:
-            key: A file path.
-            check: Optional expected type.
-
-        Returns:
-            Whether this loader reads `key`.
-        """
-        return cls.handles(key) and check in (None, dict, list)
-
-    @classmethod
-    def can_save(cls, obj: Any, key: Path, /) -> bool:
-        """Return True for a dict or list going to a YAML file.
-
-        Args:
-            obj: Value to store.
-            key: A file path.
-
-        Returns:
-            Whether this loader writes `obj` to `key`.
-        """
-        return cls.handles(key) and isinstance(obj, dict | list)
+    types: ClassVar[tuple[type, ...]] = (dict, list)
 
     @classmethod
     def save(cls, obj: Any, key: Path, /) -> None:
@@ -560,32 +540,7 @@ class TxtLoader(PathLoader[str]):
     name: ClassVar[str] = "text"
     suffixes: ClassVar[tuple[str, ...]] = (".txt", ".text")
     accepts: ClassVar[tuple[str, ...]] = ("str",)
-
-    @classmethod
-    def can_load(cls, key: Path, /, *, check: type | None = None) -> bool:
-        """Return True for text files when `check` is None or str.
-
-        Args:
-            key: A file path.
-            check: Optional expected type.
-
-        Returns:
-            Whether this loader reads `key`.
-        """
-        return cls.handles(key) and check in (None, str)
-
-    @classmethod
-    def can_save(cls, obj: Any, key: Path, /) -> bool:
-        """Return True for a str going to a text file.
-
-        Args:
-            obj: Value to store.
-            key: A file path.
-
-        Returns:
-            Whether this loader writes `obj` to `key`.
-        """
-        return cls.handles(key) and isinstance(obj, str)
+    types: ClassVar[tuple[type, ...]] = (str,)
 
     @classmethod
     def save(cls, obj: str, key: Path, /) -> None:
