@@ -370,8 +370,22 @@ cdef class Scope:
 
     def __enter__(self):
         cdef ProfilerCore p = self.profiler
+        cdef TrialCore trial
         cdef list running
         cdef str entry
+        if p is None:
+            # begin() of a trial that has no profiler yet: record the span on the trial
+            # alone.  A profiler made while the block runs (trial.profile() inside it, or
+            # reading trial.profiler) adopts it as "trial"; see TrialCore._ensure_profiler.
+            trial = <TrialCore>self.trial
+            if trial._profiler is None:
+                span = _new_leaf(_interval_type)
+                self.span = <Span>span
+                trial._span = span
+                trial._begin_open = True
+                self.span._begin(self.kind, self.unit)
+                return None
+            p = self.profiler = <ProfilerCore>trial._profiler
         if p.disabled:
             return None
         running = p._running
@@ -400,6 +414,13 @@ cdef class Scope:
         if self.trial is None:
             return False
         trial = <TrialCore>self.trial
+        if self.profiler is None:  # the profiler-less begin() (see __enter__)
+            trial._begin_open = False
+            if trial._profiler is not None:
+                running = (<ProfilerCore>trial._profiler)._running
+                # (an explicit index: this module is compiled with wraparound=False)
+                if running and running[len(running) - 1] == "trial":
+                    running.pop()
         if span is not None:
             trial._span = span
             trial._time = None
@@ -539,6 +560,7 @@ cdef class TrialCore:
     cdef public object _traceback  # a str, or a not-yet-formatted capture (see trial.py)
     cdef public object _storage
     cdef public object _extras
+    cdef bint _begin_open  # a profiler-less begin() block is running
 
     def __init__(self, *, name, config, bucket=None, info=None, metrics=None, seed=None,
                  fidelities=None, time=None, memory=None, profiler=None, summary=None,
@@ -569,8 +591,17 @@ cdef class TrialCore:
         p = self._profiler
         if p is None:
             p = _new_interval(_profiler_type)
+            if self._span is not None:
+                # Adopt the span of a profiler-less begin(), running or done.
+                (<ProfilerCore>p).profiles["trial"] = self._span
+                if self._begin_open:
+                    (<ProfilerCore>p)._running.append("trial")
             self._profiler = p
         return <ProfilerCore>p
+
+    def _ensure_profiler(self):
+        """Return the trial's profiler, making it (with the begin() span, if any) if needed."""
+        return self._get_profiler()
 
     def begin(self, time=None, memory_unit=None):
         """Return a context manager that profiles the trial and catches its exception.
@@ -587,7 +618,19 @@ cdef class TrialCore:
         Raises:
             ValueError: If the kind or unit is unknown.
         """
-        return self._get_profiler()._scope("trial", time, memory_unit, self)
+        cdef Scope scope
+        if self._profiler is not None:
+            return (<ProfilerCore>self._profiler)._scope("trial", time, memory_unit, self)
+        # No profiler yet (the common case): don't make one (a Profiler, its dict and list
+        # per trial) just to hold one span; the span goes on the trial, and a profiler is
+        # made from it only if someone asks for one.
+        scope = Scope.__new__(Scope)
+        scope.profiler = None
+        scope.name = "trial"
+        scope.trial = self
+        scope.kind = WALL if time is None else kind_code(time)
+        scope.unit = BYTES if memory_unit is None else unit_code(memory_unit)
+        return scope
 
     def profile(self, name, *, time=None, memory_unit=None, summary=False):
         """Return a context manager that profiles a named interval of the trial.

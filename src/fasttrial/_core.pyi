@@ -186,6 +186,9 @@ class TrialCore:
         storage: Any = None,
         extras: Any = None,
     ) -> None: ...
+    def _ensure_profiler(self) -> ProfilerCore:
+        """Return the trial's profiler, making it (with the begin() span, if any) if needed."""
+
     def begin(self, time: object = None, memory_unit: object = None) -> Scope:
         """Return a context manager that profiles the trial and catches its exception."""
 

@@ -353,6 +353,87 @@ class TestBegin:
 
 
 # ==================================================================== profile()
+class TestProfilerMadeOnDemand:
+    """begin() on a trial without a profiler records its span on the trial alone; a
+    profiler made later (during or after the block) holds it as "trial"."""
+
+    def test_profile_inside_begin_is_nested_under_trial(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            with trial.profile("fit"):
+                pass
+            with trial.profile("predict"):
+                pass
+        assert list(trial.profiles) == ["trial", "trial:fit", "trial:predict"]
+        assert trial.profiler._running == []
+        assert trial.profiles["trial"].time == trial.time
+        assert trial.profiles["trial"].time.duration >= trial.profiles["trial:fit"].time.duration
+
+    def test_profiler_read_inside_begin_sees_trial_running(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            profiler = trial.profiler
+            assert profiler._running == ["trial"]
+            assert math.isnan(profiler["trial"].time.end)
+            with profiler("inner"):
+                pass
+        assert profiler._running == []
+        assert set(profiler) == {"trial", "trial:inner"}
+        assert profiler["trial"].time.end >= profiler["trial:inner"].time.end
+
+    def test_profile_after_begin_is_not_nested(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            pass
+        with trial.profile("later"):
+            pass
+        assert list(trial.profiles) == ["trial", "later"]
+
+    def test_no_profiler_until_asked(self) -> None:
+        trial = Trial(name="t", config={})
+        assert dict(trial.profiles) == {}
+        assert trial._profiler is None
+        with trial.begin():
+            pass
+        assert trial._profiler is None  # begin() alone makes none
+        assert list(trial.profiles) == ["trial"]
+        assert trial._profiler is not None
+
+    def test_exception_in_begin_with_profile_inside_leaves_stack_clean(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            with trial.profile("fit"):
+                raise ValueError("x")
+        assert isinstance(trial.exception, ValueError)
+        assert trial.profiler._running == []
+        with trial.profile("next"):
+            pass
+        assert "next" in trial.profiles
+
+    def test_begin_span_survives_pickling_and_frames(self) -> None:
+        import pickle
+
+        trial = Trial(name="t", config={}, metrics=[Metric("loss")])
+        with trial.begin():
+            pass
+        report = trial.success(loss=1.0)
+        back = pickle.loads(pickle.dumps(report))
+        assert list(back.profiles) == ["trial"]
+        assert back.time == report.time
+        assert "time:duration" in report.df().columns
+
+    def test_begin_twice_keeps_the_last_block(self) -> None:
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            pass
+        first = trial.time
+        with trial.begin():
+            pass
+        assert trial.time.start >= first.end
+        assert list(trial.profiles) == ["trial"]
+        assert trial.profiles["trial"].time == trial.time
+
+
 class TestFailedFramesAreReleased:
     """begin() keeps the traceback as text and lets go of the failed evaluation's frames."""
 

@@ -177,10 +177,7 @@ class Trial(_core.TrialCore, Generic[I]):
     @property
     def profiler(self) -> Profiler:
         """The trial's profiler (bytes, wall clock by default)."""
-        p = self._profiler
-        if p is None:
-            p = self._profiler = Profiler()
-        return p
+        return self._ensure_profiler()  # type: ignore[no-any-return]
 
     @profiler.setter
     def profiler(self, value: Profiler) -> None:
@@ -265,8 +262,9 @@ class Trial(_core.TrialCore, Generic[I]):
     @property
     def profiles(self) -> Mapping[str, Profile.Interval]:
         """The trial's profiled intervals by name (``"trial"`` is the ``begin()`` block)."""
-        p = self._profiler
-        return p.profiles if p is not None else {}
+        if self._profiler is None and self._span is None:
+            return {}
+        return self._ensure_profiler().profiles  # type: ignore[no-any-return]
 
     @staticmethod
     def _finite(metric: Metric, raw: Any) -> float:
@@ -457,6 +455,8 @@ class Trial(_core.TrialCore, Generic[I]):
     __hash__ = None  # type: ignore[assignment]
 
     def __getstate__(self) -> dict[str, Any]:
+        if self._span is not None:
+            self._ensure_profiler()  # so a profiler-less begin()'s span travels as "trial"
         state = {name: getattr(self, name) for name in _SLOTS}
         # Materialize lazily-read objects so the other side needs no core state.
         state["_time"] = self.time if (self._time is not None or self._span is not None) else None
