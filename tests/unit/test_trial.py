@@ -401,9 +401,8 @@ class TestProfilerMadeOnDemand:
 
     def test_exception_in_begin_with_profile_inside_leaves_stack_clean(self) -> None:
         trial = Trial(name="t", config={})
-        with trial.begin():
-            with trial.profile("fit"):
-                raise ValueError("x")
+        with trial.begin(), trial.profile("fit"):
+            raise ValueError("x")
         assert isinstance(trial.exception, ValueError)
         assert trial.profiler._running == []
         with trial.profile("next"):

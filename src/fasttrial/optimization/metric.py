@@ -41,8 +41,10 @@ def _as_real(value: Any, what: str) -> float:
             f"{what} must be a single real number, got an array of shape "
             f"{getattr(value, 'shape', '?')}. Reduce it to one number first."
         )
-    if isinstance(value, numbers.Real) or ndim == 0 or (
-        isinstance(value, numbers.Number) and not isinstance(value, numbers.Complex)
+    if (
+        isinstance(value, numbers.Real)
+        or ndim == 0
+        or (isinstance(value, numbers.Number) and not isinstance(value, numbers.Complex))
     ):
         try:
             out = float(value)

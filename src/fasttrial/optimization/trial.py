@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from fasttrial._corecheck import _core
 from fasttrial.optimization.metric import Metric, _as_real
@@ -177,7 +177,7 @@ class Trial(_core.TrialCore, Generic[I]):
     @property
     def profiler(self) -> Profiler:
         """The trial's profiler (bytes, wall clock by default)."""
-        return self._ensure_profiler()  # type: ignore[no-any-return]
+        return cast(Profiler, self._ensure_profiler())
 
     @profiler.setter
     def profiler(self, value: Profiler) -> None:
@@ -264,7 +264,7 @@ class Trial(_core.TrialCore, Generic[I]):
         """The trial's profiled intervals by name (``"trial"`` is the ``begin()`` block)."""
         if self._profiler is None and self._span is None:
             return {}
-        return self._ensure_profiler().profiles  # type: ignore[no-any-return]
+        return self._ensure_profiler().profiles
 
     @staticmethod
     def _finite(metric: Metric, raw: Any) -> float:
