@@ -170,6 +170,16 @@ def read_memory():
     return rss, vms
 
 
+def _force_psutil_reader(bint on):
+    """Read memory through psutil, as on platforms without a native reader (test hook).
+
+    Args:
+        on: True to use psutil, False to go back to the native reader (if there is one).
+    """
+    global _native_memory
+    _native_memory = (not on) and ft_mem_init() == 0
+
+
 def memory_backend():
     """Return the name of the memory reader in use ("linux-statm", ..., or "psutil")."""
     if _native_memory:

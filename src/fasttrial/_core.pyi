@@ -43,6 +43,9 @@ def now(kind: int) -> float:
 def read_memory() -> tuple[int, int]:
     """Return ``(rss, vms)`` of this process in bytes (psutil's meanings); -1 if unknown."""
 
+def _force_psutil_reader(on: bool) -> None:
+    """Read memory through psutil, as on platforms without a native reader (test hook)."""
+
 def memory_backend() -> str:
     """Return the name of the memory reader in use ("linux-statm", ..., or "psutil")."""
 

@@ -226,6 +226,42 @@ class TestReadMemory:
         assert _core.read_memory()[0] - parent_rss < 100 * MB
 
 
+class TestPsutilFallback:
+    """The reader used where the platform has no native one (forced here on Linux)."""
+
+    @pytest.fixture(autouse=True)
+    def _psutil_reader(self) -> Any:
+        _core._force_psutil_reader(True)
+        try:
+            yield
+        finally:
+            _core._force_psutil_reader(False)
+
+    def test_backend_name_and_agreement_with_psutil(self) -> None:
+        assert _core.memory_backend() == "psutil"
+        rss, vms = _core.read_memory()
+        info = psutil.Process().memory_info()
+        assert abs(rss - info.rss) < 20 * MB
+        assert abs(vms - info.vms) < 20 * MB
+
+    def test_intervals_record_through_psutil(self) -> None:
+        from fasttrial.optimization import Trial
+
+        trial = Trial(name="t", config={})
+        with trial.begin():
+            arr = _touched(50 * MB)
+        assert arr[-1] == 1
+        assert trial.memory.end_rss - trial.memory.start_rss >= 40 * MB
+        assert trial.time.duration >= 0
+
+    def test_back_to_the_native_reader(self) -> None:
+        _core._force_psutil_reader(False)
+        if IS_LINUX:
+            assert _core.memory_backend() == "linux-statm"
+        _core._force_psutil_reader(True)
+        assert _core.memory_backend() == "psutil"
+
+
 # ------------------------------------------------------------------------ code mappings
 class TestCodes:
     @pytest.mark.parametrize(
