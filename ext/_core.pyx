@@ -316,7 +316,7 @@ cdef class Span:
 _interval_type = Span
 
 
-cdef inline object _new_interval(object cls):
+cdef inline object _new_instance(object cls):
     # tp_new straight away: no __init__, no argument parsing (~40 ns).
     return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY_TUPLE, NULL)
 
@@ -350,13 +350,7 @@ cdef class ProfilerCore:
 
     cpdef Scope _scope(self, str name, object time_kind, object memory_unit, object trial):
         """Make the context manager that records ``name`` (and feeds ``trial`` if given)."""
-        cdef Scope scope = Scope.__new__(Scope)
-        scope.profiler = self
-        scope.name = name
-        scope.trial = trial
-        scope.kind = self._kind if time_kind is None else kind_code(time_kind)
-        scope.unit = self._unit if memory_unit is None else unit_code(memory_unit)
-        return scope
+        return _make_scope(self, name, trial, time_kind, memory_unit, self._kind, self._unit)
 
 
 @cython.no_gc
@@ -445,6 +439,18 @@ cdef class Scope:
     def interval(self):
         """The interval this scope records (None before ``__enter__``)."""
         return self.span
+
+
+cdef Scope _make_scope(ProfilerCore profiler, str name, object trial, object time_kind,
+                       object memory_unit, int default_kind, int default_unit):
+    """The one place a Scope is made: ``profiler`` None means a profiler-less begin()."""
+    cdef Scope scope = Scope.__new__(Scope)
+    scope.profiler = profiler
+    scope.name = name
+    scope.trial = trial
+    scope.kind = default_kind if time_kind is None else kind_code(time_kind)
+    scope.unit = default_unit if memory_unit is None else unit_code(memory_unit)
+    return scope
 
 
 def set_interval_type(object cls):
@@ -537,7 +543,7 @@ cdef class ReportCore:
 
 
 cdef inline ReportCore _new_report(object trial, object status, object values):
-    cdef ReportCore r = <ReportCore>_new_interval(_report_type)
+    cdef ReportCore r = <ReportCore>_new_instance(_report_type)
     r.trial = trial
     r.status = status
     r.metric_values = values
@@ -600,7 +606,7 @@ cdef class TrialCore:
     cdef inline ProfilerCore _get_profiler(self):
         p = self._profiler
         if p is None:
-            p = _new_interval(_profiler_type)
+            p = _new_instance(_profiler_type)
             if self._span is not None:
                 # Adopt the span of a profiler-less begin(), running or done.
                 (<ProfilerCore>p).profiles["trial"] = self._span
@@ -628,19 +634,12 @@ cdef class TrialCore:
         Raises:
             ValueError: If the kind or unit is unknown.
         """
-        cdef Scope scope
         if self._profiler is not None:
             return (<ProfilerCore>self._profiler)._scope("trial", time, memory_unit, self)
         # No profiler yet (the common case): don't make one (a Profiler, its dict and list
         # per trial) just to hold one span; the span goes on the trial, and a profiler is
-        # made from it only if someone asks for one.
-        scope = Scope.__new__(Scope)
-        scope.profiler = None
-        scope.name = "trial"
-        scope.trial = self
-        scope.kind = WALL if time is None else kind_code(time)
-        scope.unit = BYTES if memory_unit is None else unit_code(memory_unit)
-        return scope
+        # made from it only if someone asks for one.  Defaults are a new Profiler's.
+        return _make_scope(None, "trial", self, time, memory_unit, WALL, BYTES)
 
     def profile(self, name, *, time=None, memory_unit=None, summary=False):
         """Return a context manager that profiles a named interval of the trial.

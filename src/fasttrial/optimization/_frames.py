@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fasttrial._util import select_prefixed
 from fasttrial.optimization.metric import Metric
 from fasttrial.optimization.trial import Trial
 from fasttrial.profiling import Profile, Profiler
@@ -182,11 +183,6 @@ def build_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _select(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    n = len(prefix)
-    return {k[n:]: v for k, v in d.items() if isinstance(k, str) and k.startswith(prefix)}
-
-
 def _plain(value: Any) -> Any:
     """numpy / pandas scalars -> Python scalars."""
     item = getattr(value, "item", None)
@@ -199,7 +195,7 @@ def _entries(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """The ``prefix`` entries of a row as plain values, leaving out missing cells: in a
     frame of many reports a key only some of them had is missing in the others' rows,
     and must not come back as a NaN entry of theirs."""
-    return {k: _plain(v) for k, v in _select(d, prefix).items() if not is_missing(v)}
+    return {k: _plain(v) for k, v in select_prefixed(d, prefix).items() if not is_missing(v)}
 
 
 def _text(value: Any) -> str | None:
@@ -221,9 +217,9 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
         )
 
     profiles: dict[str, Profile.Interval] = {}
-    prof_items = _select(d, "profile:")
+    prof_items = select_prefixed(d, "profile:")
     for pname in sorted({k.rsplit(":", 2)[0] for k in prof_items}):
-        profiles[pname] = Profile.from_dict(_select(prof_items, f"{pname}:"))
+        profiles[pname] = Profile.from_dict(select_prefixed(prof_items, f"{pname}:"))
     trial_items = {
         k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)
     }
@@ -232,7 +228,7 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
         profiles["trial"] = trial_profile
 
     metric_values: list[Metric.Value] = []
-    for key, raw in _select(d, "metric:").items():
+    for key, raw in select_prefixed(d, "metric:").items():
         # A missing cell is a metric this report did not have (a history can mix reports
         # of different metrics); fasttrial never records NaN as a metric value itself.
         if is_missing(raw):

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from fasttrial._corecheck import _core
 from fasttrial.optimization.metric import Metric, _as_real
 from fasttrial.profiling import Memory, Profile, Profiler, Timer
-from fasttrial.profiling._na import is_missing
 from fasttrial.store import Bucket, PathBucket
 
 if TYPE_CHECKING:
@@ -777,10 +776,6 @@ def _exc_equal(a: Any, b: Any) -> bool:
     if isinstance(a, BaseException) and isinstance(b, BaseException):
         return type(a) is type(b) and a.args == b.args
     return bool(a == b)
-
-
-def _missing(value: Any) -> bool:
-    return is_missing(value) or value == "NA"
 
 
 class _CapturedTraceback:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fasttrial._corecheck import _core
+from fasttrial._util import select_prefixed
 from fasttrial.profiling.memory import _UNIT_BY_CODE, Memory, UnitLike
 from fasttrial.profiling.timing import _KIND_BY_CODE, KindLike, Timer
 
@@ -23,12 +24,6 @@ T = TypeVar("T")
 
 _RUNNING = 1
 _DONE = 2
-
-
-def _select(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """Entries of ``d`` whose key starts with ``prefix``, with the prefix removed."""
-    n = len(prefix)
-    return {k[n:]: v for k, v in d.items() if k.startswith(prefix)}
 
 
 class Profile:
@@ -119,8 +114,8 @@ class Profile:
     def from_dict(cls, d: Mapping[str, Any]) -> Profile.Interval:
         """Build an interval from ``memory:...`` and ``time:...`` keys (see ``to_dict``)."""
         return Profile.Interval(
-            memory=Memory.from_dict(_select(d, "memory:")),
-            time=Timer.from_dict(_select(d, "time:")),
+            memory=Memory.from_dict(select_prefixed(d, "memory:")),
+            time=Timer.from_dict(select_prefixed(d, "time:")),
         )
 
     @classmethod
