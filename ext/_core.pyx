@@ -711,3 +711,6 @@ cdef bint _plain_metric_list(list metrics):
             if metrics[i].name == metrics[j].name:
                 return False
     return True
+
+
+include "_columns.pxi"

@@ -629,18 +629,20 @@ class Trial(_core.TrialCore, Generic[I]):
             trial = self.trial
             exc = trial.exception
             tb = trial.traceback
-            bucket = trial.bucket
+            # The default bucket is not made (a PathBucket per trial) just to name it.
+            bucket = trial._bucket
+            bucket_path = DEFAULT_BUCKET if bucket is None else getattr(bucket, "path", bucket)
             row: dict[str, Any] = {
                 "name": trial.name,
                 "status": self.status.value,
                 "trial_seed": trial.seed if trial.seed else math.nan,
                 "exception": str(exc) if exc else "NA",
                 "traceback": str(tb) if tb else "NA",
-                "bucket": str(getattr(bucket, "path", bucket)),
+                "bucket": str(bucket_path),
             }
             if metrics:
                 for v in self.metric_values:
-                    row[f"metric:{v.metric}"] = v.value
+                    row[v.metric._column] = v.value
             if summary and trial._summary:
                 for k, val in trial._summary.items():
                     row[f"summary:{k}"] = val
@@ -648,8 +650,15 @@ class Trial(_core.TrialCore, Generic[I]):
                 for k, val in trial.config.items():
                     row[f"config:{k}"] = val
             if profiles:
-                for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
-                    row.update(prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}"))
+                if trial._profiler is None:
+                    # Only a begin() span, if any: no Profiler is made to read it.
+                    if trial._span is not None:
+                        row.update(trial._span.to_dict())
+                else:
+                    for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
+                        row.update(
+                            prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}")
+                        )
             return row
 
         def df(
