@@ -5,7 +5,8 @@
 # are Python ``array.array`` objects, which grow in place with amortized O(1) appends and
 # hand their memory to numpy without a copy (``numpy.frombuffer``).
 
-from cpython.array cimport array, clone, resize_smart
+from cpython.array cimport array, clone, resize
+from cpython.object cimport Py_SIZE
 from libc.math cimport isnan, fabs, INFINITY
 from libc.stdint cimport int32_t, uint8_t
 from libc.string cimport memcpy
@@ -46,17 +47,16 @@ cdef object _MISSING = MISSING
 cdef array _F64 = array("d")
 cdef array _U8 = array("B")
 cdef array _I32 = array("i")
+cdef array _I8 = array("b")
 
 # numpy's scalar types, filled on first sight of one (numpy is not imported here).
-cdef object _np_int64 = None
 cdef object _np_bool = None
 cdef object _np_generic = None
 
 
 cdef bint _load_numpy_types() except -1:
-    global _np_int64, _np_bool, _np_generic
+    global _np_bool, _np_generic
     import numpy
-    _np_int64 = numpy.int64
     _np_bool = numpy.bool_
     _np_generic = numpy.generic
     return 1
@@ -64,6 +64,14 @@ cdef bint _load_numpy_types() except -1:
 
 cdef inline array _new_buffer(array template, Py_ssize_t n):
     return clone(template, n, False)
+
+
+cdef inline int _grow(array a, Py_ssize_t n) except -1:
+    """Make room for ``n`` items.  A buffer's length is its capacity (the column keeps its
+    own row count); it grows by an eighth, so a million-row column wastes little."""
+    if Py_SIZE(a) < n:
+        resize(a, n + (n >> 3) + 8)
+    return 0
 
 
 @cython.final
@@ -80,7 +88,8 @@ cdef class Column:
     cdef array _num                 # COL_NUM values
     cdef array _tag                 # COL_NUM: 1 = the value was an int (only when mixed)
     cdef array _u8                  # COL_BOOL values
-    cdef array _codes               # COL_STR codes
+    cdef array _codes               # COL_STR codes: int8 while < 128 strings, then int32
+    cdef bint _wide                 # COL_STR: codes are int32
     cdef list _cats                 # COL_STR distinct strings
     cdef dict _cat_index            # COL_STR string -> code
     cdef bint _cats_shared          # COL_STR: code table shared with another column
@@ -95,7 +104,7 @@ cdef class Column:
         elif kind == COL_BOOL:
             self._u8 = array("B")
         elif kind == COL_STR:
-            self._codes = array("i")
+            self._codes = array("b")
             self._cats = []
             self._cat_index = {}
         else:
@@ -109,21 +118,21 @@ cdef class Column:
         if n <= old:
             return
         if self.kind == COL_NUM:
-            resize_smart(self._num, n)
+            _grow(self._num, n)
             for i in range(old, n):
                 self._num.data.as_doubles[i] = NAN_VALUE
             if self._tag is not None:
-                resize_smart(self._tag, n)
+                _grow(self._tag, n)
                 for i in range(old, n):
                     self._tag.data.as_uchars[i] = 0
         elif self.kind == COL_BOOL:
-            resize_smart(self._u8, n)
+            _grow(self._u8, n)
             for i in range(old, n):
                 self._u8.data.as_uchars[i] = 2
         elif self.kind == COL_STR:
-            resize_smart(self._codes, n)
+            _grow(self._codes, n)
             for i in range(old, n):
-                self._codes.data.as_ints[i] = -1
+                self._set_code(i, -1)
         else:
             self._objs.extend([_MISSING] * (n - old))
         self.n = n
@@ -164,10 +173,10 @@ cdef class Column:
             if self.seen and not (self.seen & flag) and self._tag is None:
                 self._start_tags()
             self.seen |= flag
-            resize_smart(self._num, n + 1)
+            _grow(self._num, n + 1)
             self._num.data.as_doubles[n] = d
             if self._tag is not None:
-                resize_smart(self._tag, n + 1)
+                _grow(self._tag, n + 1)
                 self._tag.data.as_uchars[n] = flag == NUM_INT
             self.n = n + 1
         elif self.kind == COL_STR:
@@ -191,14 +200,16 @@ cdef class Column:
                     self.n = n + 1
                     return
                 code = len(self._cats)
+                if code == 128 and not self._wide:
+                    self._widen()
                 self._cats.append(v)
                 self._cat_index[v] = code
-            resize_smart(self._codes, n + 1)
-            self._codes.data.as_ints[n] = <int>code
+            _grow(self._codes, n + 1)
+            self._set_code(n, <int>code)
             self.n = n + 1
         elif self.kind == COL_BOOL:
-            if t is bool or (_np_bool is not None and t is _np_bool):
-                resize_smart(self._u8, n + 1)
+            if t is bool or _is_np_bool(v):
+                _grow(self._u8, n + 1)
                 self._u8.data.as_uchars[n] = 1 if v else 0
                 self.n = n + 1
             else:
@@ -209,11 +220,31 @@ cdef class Column:
             self._objs.append(v)
             self.n = n + 1
 
+    cdef inline void _set_code(self, Py_ssize_t i, int code):
+        if self._wide:
+            self._codes.data.as_ints[i] = code
+        else:
+            self._codes.data.as_schars[i] = <signed char>code
+
+    cdef inline int _code(self, Py_ssize_t i):
+        if self._wide:
+            return self._codes.data.as_ints[i]
+        return self._codes.data.as_schars[i]
+
+    cdef _widen(self):
+        """More than 127 distinct strings: int8 codes become int32."""
+        cdef Py_ssize_t i, cap = Py_SIZE(self._codes)
+        cdef array wide = _new_buffer(_I32, cap)
+        for i in range(self.n):
+            wide.data.as_ints[i] = self._codes.data.as_schars[i]
+        self._codes = wide
+        self._wide = True
+
     cdef void _start_tags(self):
         """Both ints and floats are in the column now: remember which each row was."""
         cdef Py_ssize_t i
         cdef uint8_t was_int = (self.seen & NUM_INT) != 0
-        self._tag = _new_buffer(_U8, self.n)
+        self._tag = _new_buffer(_U8, Py_SIZE(self._num))
         for i in range(self.n):
             self._tag.data.as_uchars[i] = was_int
 
@@ -244,7 +275,7 @@ cdef class Column:
             code = self._u8.data.as_uchars[i]
             return _MISSING if code == 2 else code == 1
         if self.kind == COL_STR:
-            code = self._codes.data.as_ints[i]
+            code = self._code(i)
             return _MISSING if code < 0 else self._cats[code]
         return self._objs[i]
 
@@ -300,7 +331,7 @@ cdef class Column:
             if idx[k] < 0 or idx[k] >= self.n:
                 raise IndexError(f"row {idx[k]} out of range for a column of {self.n} rows")
         if self.kind == COL_NUM:
-            resize_smart(out._num, m)
+            resize(out._num, m)
             for k in range(m):
                 out._num.data.as_doubles[k] = self._num.data.as_doubles[idx[k]]
             if self._tag is not None:
@@ -308,13 +339,14 @@ cdef class Column:
                 for k in range(m):
                     out._tag.data.as_uchars[k] = self._tag.data.as_uchars[idx[k]]
         elif self.kind == COL_BOOL:
-            resize_smart(out._u8, m)
+            resize(out._u8, m)
             for k in range(m):
                 out._u8.data.as_uchars[k] = self._u8.data.as_uchars[idx[k]]
         else:
-            resize_smart(out._codes, m)
+            out._wide = self._wide
+            out._codes = _new_buffer(_I32 if self._wide else _I8, m)
             for k in range(m):
-                out._codes.data.as_ints[k] = self._codes.data.as_ints[idx[k]]
+                out._set_code(k, self._code(idx[k]))
             # Shared code table: the first new string appended to either copies it.
             out._cats = self._cats
             out._cat_index = self._cat_index
@@ -345,6 +377,7 @@ cdef class Column:
                 out._u8 = arr
             else:
                 out._codes = arr
+                out._wide = True
                 out._cats = list(cats)
                 out._cat_index = {c: i for i, c in enumerate(out._cats)}
         out.seen = seen
@@ -361,14 +394,16 @@ cdef class Column:
         if self._u8 is not None:
             total += len(self._u8)
         if self._codes is not None:
-            total += len(self._codes) * 4
+            total += len(self._codes) * (4 if self._wide else 1)
         if self._objs is not None:
             total += len(self._objs) * 8
         return total
 
     def __reduce__(self):
-        return (_rebuild_column, (self.kind, self.n, self.seen, self._num, self._tag,
-                                  self._u8, self._codes, self._cats, self._objs))
+        n = self.n
+        trim = lambda a: None if a is None else a[:n]
+        return (_rebuild_column, (self.kind, n, self.seen, trim(self._num), trim(self._tag),
+                                  trim(self._u8), trim(self._codes), self._cats, self._objs))
 
 
 def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
@@ -379,6 +414,7 @@ def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
     c._tag = tag
     c._u8 = u8
     c._codes = codes
+    c._wide = codes is not None and codes.typecode == "i"
     c._cats = cats
     c._cat_index = {s: i for i, s in enumerate(cats)} if cats is not None else None
     c._objs = objs
@@ -388,22 +424,24 @@ def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
 
 cdef int _num_flag(object v) except -1:
     """NUM_INT / NUM_FLOAT for a value a float64 column holds with the dtype pandas would
-    infer for it, 0 for anything else.  Floats (numpy.float64 is one) and ints; of the
-    numpy scalars only int64 too: pandas keeps int32, float32... as their own dtypes, so
-    those go to an OBJ column and through pandas' own inference."""
+    infer for it, 0 for anything else: floats (numpy.float64 is one) and ints.  Other
+    numpy scalars go to an OBJ column and through pandas' own inference (pandas keeps
+    int32, float32... as their own dtypes, and an int64 next to a uint64 is not an int)."""
     if isinstance(v, (bool, str, bytes)) or v is None:
         return 0
     if isinstance(v, float):
         return NUM_FLOAT
     if isinstance(v, int):
         return NUM_INT
-    if _np_int64 is None:
-        if type(v).__module__ != "numpy":
-            return 0
-        _load_numpy_types()
-    if type(v) is _np_int64:
-        return NUM_INT
     return 0
+
+
+cdef bint _is_np_bool(object v) except -1:
+    if type(v).__module__ != "numpy":
+        return False
+    if _np_bool is None:
+        _load_numpy_types()
+    return type(v) is _np_bool
 
 
 cdef bint _is_numpy_real(object v) except -1:
@@ -447,7 +485,7 @@ def new_column(object v):
     t = type(v)
     if t is float or t is int or _num_flag(v):
         return Column(COL_NUM)
-    if t is bool or (_np_bool is not None and t is _np_bool):
+    if t is bool or _is_np_bool(v):
         return Column(COL_BOOL)
     if isinstance(v, str):
         return Column(COL_STR)

@@ -125,7 +125,7 @@ def set_optimization_types(
 ) -> None:
     """Register the public Python classes and slow paths (called once at import)."""
 
-def new_report(trial: TrialCore, status: Any, metric_values: tuple[ValueCore, ...]) -> Any:
+def new_report(trial: TrialCore, status: Any, metric_values: Any) -> Any:
     """Make a ``Trial.Report`` (the registered ``report`` type) without argument parsing."""
 
 @disjoint_base
@@ -144,8 +144,22 @@ class ReportCore:
 
     trial: Any
     status: Any
-    metric_values: Any
-    _metrics: Any
+    @property
+    def metric_values(self) -> tuple[Any, ...]:
+        """One ``Metric.Value`` per metric, in order (made when read)."""
+
+    @metric_values.setter
+    def metric_values(self, value: Any) -> None: ...
+    @property
+    def _metric_defs(self) -> tuple[Any, ...]:
+        """The metrics of the values, in order (a tuple shared between reports)."""
+
+    def _raw_values(self) -> tuple[float, ...]:
+        """The raw values, in order, as a tuple of floats."""
+
+    def _metric_dict(self) -> dict[str, float]:
+        """Metric name -> raw value, as a new dict."""
+
     def __init__(self, trial: Any, status: Any, metric_values: Any = ()) -> None: ...
 
 @disjoint_base

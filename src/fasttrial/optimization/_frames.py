@@ -100,6 +100,10 @@ def _column(values: list[Any]) -> Any:
             return fast
     kinds = set(map(type, values))
     if kinds <= _NUMERIC:
+        if int in kinds and float in kinds and not all(
+            _INT64_MIN <= v <= _INT64_MAX for v in values if type(v) is int
+        ):
+            return _slow_column(values)  # an int float64 cannot hold: pandas keeps objects
         if int in kinds and float not in kinds:
             if _Missing not in kinds and all(_INT64_MIN <= v <= _INT64_MAX for v in values):
                 return _masked(
@@ -285,15 +289,29 @@ def _num_array(data: np.ndarray, ints_only: bool) -> Any:
     return _masked(pd.arrays.FloatingArray, np.where(mask, 0.0, data), mask)
 
 
+def _all_fillers(col: Any, n: int) -> bool:
+    buf = col.buffer()
+    filler = -1 if col.kind == _core.COL_STR else 2
+    values = np.frombuffer(buf, dtype=np.dtype(buf.typecode), count=n)
+    out = bool(n) and bool((values == filler).all())
+    del values, buf  # release the buffer, or the column could not grow
+    return out
+
+
 def column_array(col: Any, n: int) -> Any:
     """A table column (padded to ``n`` rows) as the pandas array ``_column`` would give
     for its values, built from the buffers without visiting values in Python."""
     kind = col.kind
+    if kind in (_core.COL_STR, _core.COL_BOOL) and _all_fillers(col, n):
+        # No value in these rows: what pandas infers for an empty column, as _column does.
+        return _column([_MISSING] * n)
     if kind == _core.COL_NUM:
         data = np.frombuffer(col.buffer(), dtype=np.float64, count=n).copy()
         return _num_array(data, col.seen == _core.NUM_INT)
     if kind == _core.COL_STR:
-        codes = np.frombuffer(col.buffer(), dtype=np.int32, count=n).astype(np.intp)
+        buf = col.buffer()
+        codes = np.frombuffer(buf, dtype=np.dtype(buf.typecode), count=n).astype(np.intp)
+        del buf
         cats = _STRING_ARRAY._from_sequence(col.categories(), dtype=_STRING_DTYPE)
         return cats.take(codes, allow_fill=True)
     if kind == _core.COL_BOOL:
@@ -353,28 +371,42 @@ def _frame_column(series: pd.Series, key: str) -> Any:
         raw = np.where(missing, 2, truth.astype(np.uint8))
         return _core.Column.from_parts(_core.COL_BOOL, n, np.ascontiguousarray(raw, np.uint8))
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-        data = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        if pd.api.types.is_integer_dtype(dtype):
-            ints = series.dropna().to_numpy()
-            if ints.size and (np.abs(ints.astype(np.float64)) > 2.0**53).any():
+        base = getattr(dtype, "numpy_dtype", dtype)
+        if base not in (np.dtype(np.int64), np.dtype(np.float64)):
+            # Int32, Float32, UInt64...: kept as numpy scalars of that type, so df()
+            # infers the same dtype again.
+            return _numpy_scalar_column(series, base)
+        if base == np.dtype(np.int64):
+            ints = series.dropna().to_numpy(dtype=np.int64)
+            if ints.size and ((ints > 2**53) | (ints < -(2**53))).any():
                 return _object_column(series)
             seen = _core.NUM_INT
         else:
             seen = _core.NUM_FLOAT
+        data = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return _core.Column.from_parts(_core.COL_NUM, n, np.ascontiguousarray(data), seen)
-    if isinstance(dtype, pd.StringDtype) or pd.api.types.is_string_dtype(dtype):
-        missing = pd.isna(series).to_numpy()
-        if not missing.all():
-            values = series.to_numpy(dtype=object)
-            if all(isinstance(v, str) for v in values[~missing]):
-                codes, cats = pd.factorize(series, use_na_sentinel=True)
-                return _core.Column.from_parts(
-                    _core.COL_STR,
-                    n,
-                    np.ascontiguousarray(codes, dtype=np.int32),
-                    cats=[str(c) for c in cats],
-                )
+    strings = isinstance(dtype, pd.StringDtype) or (
+        dtype == np.dtype(object) and pd.api.types.infer_dtype(series, skipna=True) == "string"
+    )
+    if strings and not series.isna().all():
+        codes, cats = pd.factorize(series, use_na_sentinel=True)
+        if len(cats) > 256 and 2 * len(cats) > n:  # mostly distinct: a list of them
+            values = series.to_numpy(dtype=object, na_value=_MISSING)
+            return _core.Column.from_parts(_core.COL_OBJ, n, values.tolist())
+        return _core.Column.from_parts(
+            _core.COL_STR,
+            n,
+            np.ascontiguousarray(codes, dtype=np.int32),
+            cats=[str(c) for c in cats],
+        )
     return _object_column(series)
+
+
+def _numpy_scalar_column(series: pd.Series, base: np.dtype) -> Any:
+    missing = pd.isna(series).to_numpy()
+    data = series.to_numpy(dtype=base, na_value=0)
+    values = [_MISSING if miss else data[i] for i, miss in enumerate(missing)]
+    return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
 
 
 def _is_na(v: Any) -> bool:
@@ -471,8 +503,10 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
     table.key_ids = {k: i for i, k in enumerate(keys)}
     table.layouts = [tuple(range(len(keys)))]
     table.layout_by_keys = {tuple(keys): 0}
-    table.row_layout = array("i", bytes(4 * n))
-    columns = [_frame_column(names.astype(object).map(str), "name")]
+    table.row_layout = array("B", bytes(n))
+    if not isinstance(names.dtype, pd.StringDtype):
+        names = names.astype(object).map(str)
+    columns = [_frame_column(names, "name")]
     for key in body.columns:
         col = _frame_column(body[key], key)
         if key.startswith("metric:") and col.kind != _core.COL_NUM:

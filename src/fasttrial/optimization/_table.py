@@ -38,7 +38,7 @@ class Table:
         self.columns: list[Any] = []
         self.layouts: list[tuple[int, ...]] = []
         self.layout_by_keys: dict[tuple[str, ...], int] = {}
-        self.row_layout = array("i")
+        self.row_layout = array("B")  # widened to "i" past 255 layouts
 
     # -- writing -------------------------------------------------------------------------
 
@@ -63,6 +63,8 @@ class Table:
         """Append one row (a dict of key -> value)."""
         lid = self._layout(tuple(row))
         _core.table_append(self.columns, self.layouts[lid], row, self.n)
+        if lid > 255 and self.row_layout.typecode == "B":
+            self.row_layout = array("i", self.row_layout)
         self.row_layout.append(lid)
         self.n += 1
 
@@ -130,11 +132,18 @@ class Table:
         import numpy as np
 
         cid = self.key_ids.get(key)
-        rows = np.frombuffer(self.row_layout, dtype=np.int32).copy() if self.n else None
+        rows = self._layouts_array() if self.n else None
         if cid is None or rows is None:
             return np.zeros(self.n, dtype=bool)
         with_key = np.array([cid in ids for ids in self.layouts], dtype=bool)
         return with_key[rows]
+
+    def _layouts_array(self) -> Any:
+        """The row layout ids as a numpy array (a copy)."""
+        import numpy as np
+
+        buf = self.row_layout
+        return np.frombuffer(buf, dtype=np.dtype(buf.typecode)).copy()
 
     def row(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of the keys it has (NaN for a value that reads as missing)."""
@@ -160,9 +169,9 @@ class Table:
         out.key_ids = dict(self.key_ids)
         out.layouts = list(self.layouts)
         out.layout_by_keys = dict(self.layout_by_keys)
-        layout = np.frombuffer(self.row_layout, dtype=np.int32)[idx] if self.n else idx
-        out.row_layout = array("i", layout.astype(np.int32).tobytes())
-        del layout
+        code = self.row_layout.typecode
+        layout = self._layouts_array()[idx] if self.n else idx
+        out.row_layout = array(code, layout.astype(np.dtype(code)).tobytes())
         out.columns = [None if c is None else c.take(idx) for c in self.padded()]
         return out
 
@@ -181,4 +190,5 @@ class Table:
 
     def nbytes(self) -> int:
         """Bytes held by the column buffers and row layouts."""
-        return sum(c.nbytes() for c in self.columns if c is not None) + 4 * len(self.row_layout)
+        layouts = self.row_layout.itemsize * len(self.row_layout)
+        return sum(c.nbytes() for c in self.columns if c is not None) + layouts

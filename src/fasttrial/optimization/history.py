@@ -114,8 +114,7 @@ class History:
     def _check(report: Trial.Report, known: dict[str, Metric], pending: dict[str, Metric]) -> None:
         """Refuse a report whose metric definitions conflict with ``known`` or with those of
         earlier reports of the same batch (``pending``, which collects the new ones)."""
-        for value in report.metric_values:
-            metric = value.metric
+        for metric in report._metric_defs:
             name = metric.name
             existing = known.get(name)
             if existing is None:
@@ -188,7 +187,7 @@ class History:
         """The raw values of metric ``m``, one per report (NaN where a report has none)."""
         import numpy as np
 
-        values = self._table.column_values(f"metric:{m}")
+        values = self._table.column_values(m._column)
         if values is None:
             return np.full(len(self), np.nan)
         return values
@@ -275,7 +274,9 @@ class History:
             return []
         losses = np.column_stack(
             [
-                np.frombuffer(_core.metric_transform(self._raw(m), m.minimize), np.float64)
+                np.frombuffer(
+                    _core.metric_transform(self._raw(m), m.minimize, None, "loss"), np.float64
+                )
                 for m in chosen
             ]
         )
@@ -334,8 +335,14 @@ class History:
         idx = np.asarray(positions, dtype=np.intp).reshape(-1)
         table = self._table.take(idx)
         reports = [self._reports[i] for i in idx.tolist()]
-        present = {table.keys[c] for c in table.ordered_key_ids()}
-        metrics = {n: m for n, m in self.metrics.items() if f"metric:{m}" in present}
+        # The subset's metrics in the order its own reports first have them, as a history
+        # made from those reports would list them.
+        by_column = {m._column: m for m in self.metrics.values()}
+        metrics = {}
+        for cid in table.ordered_key_ids():
+            m = by_column.get(table.keys[cid])
+            if m is not None:
+                metrics[m.name] = m
         return History._from_parts(table, reports, metrics)
 
     def filter(self, key: Callable[[Trial.Report], bool]) -> History:
@@ -474,7 +481,8 @@ class History:
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (History, (self.reports,))
+        # The columns travel as they are (a loaded history's reports stay unbuilt).
+        return (History._from_parts, (self._table, self._reports, self.metrics))
 
     def __repr__(self) -> str:
         return f"History({len(self)} reports, metrics={list(self.metrics)})"
@@ -569,5 +577,11 @@ class History:
     def _repr_html_(self) -> str:
         from fasttrial._display import EDGE_ROWS
 
+        n = len(self)
         frame = self._take(self._edge_positions()).df(profiles=False)
-        return str(frame.to_html(max_rows=2 * EDGE_ROWS))
+        table = str(frame.to_html(max_rows=2 * EDGE_ROWS))
+        if n > len(frame):
+            note = f"first and last {EDGE_ROWS} of {n} reports shown"
+        else:
+            note = f"{n} reports"
+        return f"<p><b>History</b> ({note})</p>\n{table}"

@@ -541,11 +541,9 @@ class Trial(_core.TrialCore, Generic[I]):
 
         @property
         def metrics(self) -> dict[str, float]:
-            """Metric name -> raw value."""
-            m = self._metrics
-            if m is None:
-                m = self._metrics = {v.metric.name: v.value for v in self.metric_values}
-            return m
+            """Metric name -> raw value (a new dict each time: the report keeps its values
+            as C doubles, so a History of a million reports holds no dict per report)."""
+            return cast("dict[str, float]", self._metric_dict())
 
         @property
         def values(self) -> dict[str, float]:
@@ -555,12 +553,12 @@ class Trial(_core.TrialCore, Generic[I]):
         @property
         def metric_names(self) -> tuple[str, ...]:
             """The names of the metrics, in order."""
-            return tuple(v.metric.name for v in self.metric_values)
+            return tuple(m.name for m in self._metric_defs)
 
         @property
         def metric_defs(self) -> dict[str, Metric]:
             """Metric name -> its ``Metric`` definition."""
-            return {v.metric.name: v.metric for v in self.metric_values}
+            return {m.name: m for m in self._metric_defs}
 
         @property
         def exception(self) -> BaseException | None:
@@ -641,8 +639,8 @@ class Trial(_core.TrialCore, Generic[I]):
                 "bucket": str(bucket_path),
             }
             if metrics:
-                for v in self.metric_values:
-                    row[v.metric._column] = v.value
+                for m, value in zip(self._metric_defs, self._raw_values(), strict=True):
+                    row[m._column] = value
             if summary and trial._summary:
                 for k, val in trial._summary.items():
                     row[f"summary:{k}"] = val
