@@ -100,8 +100,10 @@ def _column(values: list[Any]) -> Any:
             return fast
     kinds = set(map(type, values))
     if kinds <= _NUMERIC:
-        if int in kinds and float in kinds and not all(
-            _INT64_MIN <= v <= _INT64_MAX for v in values if type(v) is int
+        if (
+            int in kinds
+            and float in kinds
+            and not all(_INT64_MIN <= v <= _INT64_MAX for v in values if type(v) is int)
         ):
             return _slow_column(values)  # an int float64 cannot hold: pandas keeps objects
         if int in kinds and float not in kinds:
@@ -209,13 +211,19 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
             "'name' column)."
         )
 
+    # A profile whose cells are all missing is one this report did not have (a frame of
+    # many reports has the columns of every report's profiles): it is not invented.
     profiles: dict[str, Profile.Interval] = {}
     prof_items = select_prefixed(d, "profile:")
     for pname in sorted({k.rsplit(":", 2)[0] for k in prof_items}):
-        profiles[pname] = Profile.from_dict(select_prefixed(prof_items, f"{pname}:"))
+        items = select_prefixed(prof_items, f"{pname}:")
+        if not all(is_missing(v) for v in items.values()):
+            profiles[pname] = Profile.from_dict(items)
     trial_items = {
         k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)
     }
+    if all(is_missing(v) for v in trial_items.values()):
+        trial_items = {}
     trial_profile = Profile.from_dict(trial_items) if trial_items else None
     if trial_profile is not None:
         profiles["trial"] = trial_profile
@@ -415,7 +423,9 @@ def _is_na(v: Any) -> bool:
 
 
 def _object_column(series: pd.Series) -> Any:
-    values = [_MISSING if _is_na(v) else _plain(v) for v in series.to_numpy(dtype=object)]
+    # numpy scalars stay numpy scalars: pandas infers another dtype for them than for
+    # Python numbers (np.uint64 next to np.int64 is an object column, not UInt64).
+    values = [_MISSING if _is_na(v) else v for v in series.to_numpy(dtype=object)]
     return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
 
 
