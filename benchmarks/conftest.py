@@ -29,6 +29,9 @@ AMLTK_SKIP = pytest.mark.skipif(not HAVE_AMLTK, reason="amltk is not installed (
 #: Lines the ratio test wants printed in the terminal summary.
 RATIO_LINES = pytest.StashKey[list[str]]()
 
+#: Lines the History benchmarks want printed in the terminal summary (retained memory).
+HISTORY_LINES = pytest.StashKey[list[str]]()
+
 
 IMPLS = ["fasttrial", "reference", pytest.param("amltk", marks=AMLTK_SKIP)]
 
@@ -50,9 +53,24 @@ def ratio_lines(request: pytest.FixtureRequest) -> list[str]:
     return request.config.stash.setdefault(RATIO_LINES, [])
 
 
+@pytest.fixture
+def history_lines(request: pytest.FixtureRequest) -> list[str]:
+    """A list whose lines are printed in the terminal summary (History benchmarks)."""
+    return request.config.stash.setdefault(HISTORY_LINES, [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "memory: measures memory without the benchmark fixture; runs with --benchmark-only and"
+        " --benchmark-disable",
+    )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run ``ratios`` tests under ``--benchmark-only`` too; skip them with ``--benchmark-skip``.
+    """Run ``ratios`` and ``memory`` tests under ``--benchmark-only`` too; skip them with
+    ``--benchmark-skip``.
 
     The ratio test times with its own clock, not the ``benchmark`` fixture, so
     pytest-benchmark would skip it as a "non-benchmark" under ``--benchmark-only``.
@@ -61,7 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "benchmark_only", False
     )
     for item in items:
-        if item.get_closest_marker("ratios") is None:
+        if item.get_closest_marker("ratios") is None and item.get_closest_marker("memory") is None:
             continue
         item.own_markers[:] = [
             m
@@ -73,6 +91,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _label(bench: Any) -> str:
+    label = (getattr(bench, "extra_info", None) or {}).get("label")
+    if label:  # set by a benchmark whose group holds several operations (test_history_scale)
+        return str(label)
     param = getattr(bench, "param", None)
     if param:
         return str(param)
@@ -123,4 +144,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if lines:
         terminalreporter.write_sep("-", "test_ratios: own-timer medians (same run)")
         for line in lines:
+            terminalreporter.write_line(line)
+    history = config.stash.get(HISTORY_LINES, [])
+    if history:
+        terminalreporter.write_sep("-", "History: retained memory per report (tracemalloc)")
+        for line in history:
             terminalreporter.write_line(line)
