@@ -45,6 +45,7 @@ cdef extern from "ft_platform.h" nogil:
     int ft_peak_ready()
     int ft_peak_reset()
     int64_t ft_peak_trusted(int64_t maxrss)
+    void ft_peak_force_none(int on)
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
@@ -270,6 +271,15 @@ def peak_backend():
     if ft_peak_init() == 0:
         return ft_peak_backend().decode("ascii")
     return "start-end"
+
+
+def _force_no_peak(bint on):
+    """Act as a platform without a resettable peak, as macOS and Windows (test hook).
+
+    Args:
+        on: True for start/end peaks, False to go back to the kernel's mark (if any).
+    """
+    ft_peak_force_none(on)
 
 
 def read_usage():

@@ -52,5 +52,7 @@ int ft_peak_reset(void);
 /* `maxrss` (from ft_usage_read) if it is known to be this process's own peak since the
  * last reset, else -1 (it may be a floor inherited through exec). */
 int64_t ft_peak_trusted(int64_t maxrss);
+/* Test hook: act as a platform without a resettable peak (1), or go back (0). */
+void ft_peak_force_none(int on);
 
 #endif

@@ -107,6 +107,18 @@ int ft_peak_reset(void) {
     return 0;
 }
 
+void ft_peak_force_none(int on) {
+    if (on) {
+        if (clear_refs_fd >= 0) {
+            close(clear_refs_fd);
+            clear_refs_fd = -1;
+        }
+        peak_state = -1;
+    } else if (peak_state < 0) {
+        peak_state = 0;  /* set up again on the next reset */
+    }
+}
+
 int ft_peak_init(void) {
     if (peak_state == 0) {
         ft_peak_reset();
@@ -142,7 +154,7 @@ void ft_usage_read(int what, int64_t *cpu_ns, int64_t *children_ns, int64_t *max
         }
     } else if (what & FT_USAGE_CPU) {
         *cpu_ns = ft_process_ns();  /* CLOCK_PROCESS_CPUTIME_ID, ~0.8 us, ns resolution */
-    } else if (what & FT_USAGE_PEAK) {
+    } else if ((what & FT_USAGE_PEAK) && peak_state >= 0) {
         *maxrss = ft_maxrss_thread();  /* the process-wide mark at half RUSAGE_SELF's cost */
     }
     if (what & FT_USAGE_CHILDREN) {

@@ -20,6 +20,8 @@ int ft_peak_ready(void) { return 0; }
 
 int ft_peak_reset(void) { return -1; }
 
+void ft_peak_force_none(int on) { (void)on; }
+
 int64_t ft_peak_trusted(int64_t maxrss) {
     (void)maxrss;
     return -1;

@@ -58,6 +58,9 @@ def tracking() -> tuple[bool, bool]:
 def peak_backend() -> str:
     """Return how peaks are read: "linux-clear_refs", or "start-end"."""
 
+def _force_no_peak(on: bool) -> None:
+    """Act as a platform without a resettable peak, as macOS and Windows (test hook)."""
+
 def read_usage() -> tuple[int, int, int]:
     """Return ``(cpu_ns, children_cpu_ns, maxrss)`` now; -1 for what cannot be read."""
 

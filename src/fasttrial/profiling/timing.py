@@ -248,6 +248,8 @@ class Timer:
             interval.start = done.start
             interval.end = done.end
             interval._duration = done._duration
+            interval.cpu_time = done.cpu_time
+            interval.cpu_time_children = done.cpu_time_children
 
     @classmethod
     def start(cls, kind: Timer.Kind | KindLike = "wall") -> Timer:
