@@ -44,7 +44,7 @@ cdef extern from "ft_platform.h" nogil:
     int ft_peak_init()
     int ft_peak_ready()
     int ft_peak_reset()
-    int64_t ft_peak_trusted(int64_t maxrss)
+    int64_t ft_peak_trusted(int64_t maxrss, int64_t rss)
     void ft_peak_force_none(int on)
 
 cdef extern from "Python.h":
@@ -190,7 +190,8 @@ cdef inline void _peak_open(Span s, int64_t maxrss) noexcept:
     global _open_tail
     if s._linked:
         _peak_unlink(s)
-    _fold(_open_tail, ft_peak_trusted(maxrss))
+    if _open_tail != NULL:  # the intervals open now need the mark the reset forgets
+        _fold(_open_tail, ft_peak_trusted(maxrss, s._start.rss))
     # Reset only when the mark is above the RSS now (a peak has come and gone since the
     # last reset): in a steady loop the mark is already the RSS and the write is skipped.
     if maxrss > s._start.rss or not ft_peak_ready():
@@ -223,7 +224,7 @@ cdef inline void _peak_unlink(Span s) noexcept:
 
 cdef inline void _peak_close(Span s, int64_t maxrss) noexcept:
     cdef int64_t peak = s._peak
-    cdef int64_t trusted = ft_peak_trusted(maxrss)
+    cdef int64_t trusted = ft_peak_trusted(maxrss, s._end.rss)
     cdef void *later = s._next
     if trusted > peak:
         peak = trusted

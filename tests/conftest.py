@@ -3,11 +3,11 @@
 * Each test runs in its own empty working directory, so trials that store into relative
   paths ("results", "unknown-trial-bucket") never write into the repository.
 * A guard fails any test that leaves a profiled interval running, a thread alive, a file
-  descriptor open or the peak/CPU tracking setting changed behind it.  Three descriptors
-  are process-wide singletons and allowed to appear: the ``/proc/self/statm`` and
-  ``/proc/self/clear_refs`` descriptors fasttrial's Linux memory and peak readers open
-  lazily and keep, and the pipe to multiprocessing's resource tracker (started by the
-  first "spawn"/"forkserver" pool and kept for the life of the process).
+  descriptor open or the peak/CPU tracking setting changed behind it.  Some descriptors
+  are process-wide singletons and allowed to appear: the ``/proc/self/statm``,
+  ``/proc/self/clear_refs`` and ``/proc/self/status`` descriptors fasttrial's Linux memory
+  and peak readers open lazily and keep, and the pipe to multiprocessing's resource tracker
+  (started by the first "spawn"/"forkserver" pool and kept for the life of the process).
 
 A test that leaves an interval running on purpose must say so with
 ``@pytest.mark.allow_running_profile``.
@@ -56,7 +56,7 @@ def _open_fds() -> dict[int, str] | None:
 def _allowed_new_fds() -> set[int]:
     """Descriptors that may appear during a test because they are process-wide singletons."""
     allowed: set[int] = set()
-    own = {f"/proc/{os.getpid()}/statm", f"/proc/{os.getpid()}/clear_refs"}
+    own = {f"/proc/{os.getpid()}/{name}" for name in ("statm", "clear_refs", "status")}
     for fd, target in (_open_fds() or {}).items():
         if target in own:
             allowed.add(fd)

@@ -49,9 +49,11 @@ int ft_peak_ready(void);
 /* Reset the peak to the current RSS (setting the reader up first if needed).
  * Returns 0 on success, -1 when not possible. */
 int ft_peak_reset(void);
-/* `maxrss` (from ft_usage_read) if it is known to be this process's own peak since the
- * last reset, else -1 (it may be a floor inherited through exec). */
-int64_t ft_peak_trusted(int64_t maxrss);
+/* This process's own peak since the last reset, in bytes, from `maxrss` (read by
+ * ft_usage_read) and `rss` (read by the caller at the same boundary): `maxrss` itself, or
+ * the kernel's per-mm mark when `maxrss` may be a floor inherited through exec, or -1 when
+ * the caller's RSS readings are as good (or there is no peak here). */
+int64_t ft_peak_trusted(int64_t maxrss, int64_t rss);
 /* Test hook: act as a platform without a resettable peak (1), or go back (0). */
 void ft_peak_force_none(int on);
 

@@ -22,8 +22,9 @@ int ft_peak_reset(void) { return -1; }
 
 void ft_peak_force_none(int on) { (void)on; }
 
-int64_t ft_peak_trusted(int64_t maxrss) {
+int64_t ft_peak_trusted(int64_t maxrss, int64_t rss) {
     (void)maxrss;
+    (void)rss;
     return -1;
 }
 
