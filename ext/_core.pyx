@@ -27,6 +27,7 @@ cimport cython
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from libc.stdint cimport int64_t
 
 cdef extern from "ft_platform.h" nogil:
@@ -763,34 +764,149 @@ cdef inline ValueCore _new_value(object metric, object value):
     return v
 
 
+# The metric definitions of the last report made, shared by every report whose trial has
+# the same Metric objects (a run's trials almost always do): a report then holds only a
+# pointer to them and its raw values as C doubles.
+cdef tuple _last_defs = ()
+
+
+cdef tuple _shared_defs(object metrics):
+    """A tuple of the Metric objects in ``metrics`` (a list or tuple), the previous
+    report's when it holds the very same objects."""
+    global _last_defs
+    cdef tuple last = _last_defs
+    cdef Py_ssize_t i, n = len(metrics)
+    if n == len(last):
+        for i in range(n):
+            if metrics[i] is not last[i]:
+                break
+        else:
+            return last
+    last = tuple(metrics)
+    _last_defs = last
+    return last
+
+
 @cython.auto_pickle(False)
 cdef class ReportCore:
-    """Fields of ``Trial.Report``."""
+    """Fields of ``Trial.Report``: the trial, the status, and the metric values kept as
+    C doubles next to a shared tuple of their metrics (``Metric.Value`` objects are made
+    when ``metric_values`` is read)."""
 
     cdef public object trial
     cdef public object status
-    cdef public object metric_values
-    cdef public object _metrics
+    cdef tuple _defs
+    cdef double *_vals
+    cdef double _inline[2]
 
     def __init__(self, trial, status, metric_values=()):
         self.trial = trial
         self.status = status
-        self.metric_values = metric_values
-        self._metrics = None
+        self._set_values(metric_values)
+
+    def __dealloc__(self):
+        if self._vals != NULL and self._vals != self._inline:
+            PyMem_Free(self._vals)
+        self._vals = NULL
+
+    cdef double *_alloc(self, Py_ssize_t n) except? NULL:
+        if self._vals != NULL and self._vals != self._inline:
+            PyMem_Free(self._vals)
+            self._vals = NULL
+        if n <= 2:
+            self._vals = self._inline
+        else:
+            self._vals = <double *>PyMem_Malloc(n * sizeof(double))
+            if self._vals == NULL:
+                raise MemoryError()
+        return self._vals
+
+    cdef int _set_values(self, object metric_values) except -1:
+        cdef tuple items = tuple(metric_values)
+        cdef Py_ssize_t i, n = len(items)
+        cdef list metrics = []
+        cdef double *vals
+        cdef double *tmp = <double *>PyMem_Malloc((n if n else 1) * sizeof(double))
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                v = items[i]
+                if not isinstance(v, ValueCore):
+                    raise TypeError(
+                        f"metric_values must hold Metric.Value objects, got "
+                        f"{type(v).__name__}: {v!r}"
+                    )
+                try:
+                    tmp[i] = float((<ValueCore>v).value)
+                except (TypeError, ValueError):
+                    raise TypeError(
+                        f"The value of metric {(<ValueCore>v).metric!r} must be a real number, "
+                        f"got {(<ValueCore>v).value!r}"
+                    ) from None
+                metrics.append((<ValueCore>v).metric)
+            vals = self._alloc(n)
+            for i in range(n):
+                vals[i] = tmp[i]
+        finally:
+            PyMem_Free(tmp)
+        self._defs = _shared_defs(metrics)
+        return 0
+
+    @property
+    def metric_values(self):
+        """One ``Metric.Value`` per metric, in order (made when read)."""
+        cdef tuple defs = self._defs
+        cdef Py_ssize_t i, n = len(defs) if defs is not None else 0
+        cdef tuple out = PyTuple_New(n)
+        for i in range(n):
+            v = _new_value(defs[i], self._vals[i])
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(out, i, v)
+        return out
+
+    @metric_values.setter
+    def metric_values(self, value):
+        self._set_values(value)
+
+    @property
+    def _metric_defs(self):
+        """The metrics of the values, in order (a tuple shared between reports)."""
+        return self._defs if self._defs is not None else ()
+
+    def _raw_values(self):
+        """The raw values, in order, as a tuple of floats."""
+        cdef tuple defs = self._defs
+        cdef Py_ssize_t i, n = len(defs) if defs is not None else 0
+        return tuple([self._vals[i] for i in range(n)])
+
+    def _metric_dict(self):
+        """Metric name -> raw value, as a new dict."""
+        cdef tuple defs = self._defs
+        cdef Py_ssize_t i, n = len(defs) if defs is not None else 0
+        return {defs[i].name: self._vals[i] for i in range(n)}
 
 
-cdef inline ReportCore _new_report(object trial, object status, object values):
+cdef inline ReportCore _new_report(object trial, object status, object metrics, double *vals):
+    """A report of ``metrics`` (a list or tuple of Metric) with ``vals`` (one each)."""
     cdef ReportCore r = <ReportCore>_new_instance(_report_type)
+    cdef Py_ssize_t i, n = len(metrics)
+    cdef double *dst = r._alloc(n)
     r.trial = trial
     r.status = status
-    r.metric_values = values
-    r._metrics = None
+    for i in range(n):
+        dst[i] = vals[i]
+    r._defs = _shared_defs(metrics)
     return r
 
 
 def new_report(trial, status, metric_values):
     """Make a ``Trial.Report`` without argument parsing (used by the Python layer)."""
-    return _new_report(trial, status, metric_values)
+    cdef ReportCore r = <ReportCore>_new_instance(_report_type)
+    r.trial = trial
+    r.status = status
+    r._set_values(metric_values)
+    return r
 
 
 @cython.auto_pickle(False)
@@ -908,14 +1024,15 @@ cdef class TrialCore:
         """
         cdef object defs = self.metrics
         cdef Py_ssize_t i, n
-        cdef tuple values
         cdef double d
-        if type(defs) is not list or len(metrics) != len(<list>defs):
+        cdef double small[8]
+        if type(defs) is not list or len(metrics) != len(<list>defs) or len(<list>defs) > 8:
             return _slow_success(self, metrics)
         n = len(<list>defs)
-        values = PyTuple_New(n)
         for i in range(n):
             m = (<list>defs)[i]
+            if type(m) is not _metric_type:
+                return _slow_success(self, metrics)
             raw = metrics.get(m.name)
             if type(raw) is float:
                 d = raw
@@ -924,15 +1041,12 @@ cdef class TrialCore:
                     d = raw
                 except OverflowError:
                     return _slow_success(self, metrics)
-                raw = d
             else:
                 return _slow_success(self, metrics)
             if d - d != 0.0:  # NaN or infinite
                 return _slow_success(self, metrics)
-            v = _new_value(m, raw)
-            Py_INCREF(v)
-            PyTuple_SET_ITEM(values, i, v)
-        return _new_report(self, _status_success, values)
+            small[i] = d
+        return _new_report(self, _status_success, <list>defs, small)
 
 
 cdef bint _plain_metric_list(list metrics):
@@ -948,3 +1062,6 @@ cdef bint _plain_metric_list(list metrics):
             if metrics[i].name == metrics[j].name:
                 return False
     return True
+
+
+include "_columns.pxi"

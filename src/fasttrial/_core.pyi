@@ -7,7 +7,7 @@ Nothing here is public API: the public classes live in ``fasttrial.profiling`` a
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, final
 
 from typing_extensions import Self, Unpack, disjoint_base
 
@@ -148,7 +148,7 @@ def set_optimization_types(
 ) -> None:
     """Register the public Python classes and slow paths (called once at import)."""
 
-def new_report(trial: TrialCore, status: Any, metric_values: tuple[ValueCore, ...]) -> Any:
+def new_report(trial: TrialCore, status: Any, metric_values: Any) -> Any:
     """Make a ``Trial.Report`` (the registered ``report`` type) without argument parsing."""
 
 @disjoint_base
@@ -167,8 +167,22 @@ class ReportCore:
 
     trial: Any
     status: Any
-    metric_values: Any
-    _metrics: Any
+    @property
+    def metric_values(self) -> tuple[Any, ...]:
+        """One ``Metric.Value`` per metric, in order (made when read)."""
+
+    @metric_values.setter
+    def metric_values(self, value: Any) -> None: ...
+    @property
+    def _metric_defs(self) -> tuple[Any, ...]:
+        """The metrics of the values, in order (a tuple shared between reports)."""
+
+    def _raw_values(self) -> tuple[float, ...]:
+        """The raw values, in order, as a tuple of floats."""
+
+    def _metric_dict(self) -> dict[str, float]:
+        """Metric name -> raw value, as a new dict."""
+
     def __init__(self, trial: Any, status: Any, metric_values: Any = ()) -> None: ...
 
 @disjoint_base
@@ -230,3 +244,92 @@ class TrialCore:
 
     def success(self, **metrics: float | int) -> Any:
         """Report success with a value for every metric of the trial."""
+
+# -- the column store and metric kernels behind History (ext/_columns.pxi) --------------
+
+COL_NUM: int
+COL_BOOL: int
+COL_STR: int
+COL_OBJ: int
+NUM_INT: int
+NUM_FLOAT: int
+FORM_VALUE: int
+FORM_LOSS: int
+FORM_SCORE: int
+FORM_DISTANCE: int
+FORM_NORMALIZED: int
+FORMS: dict[str, int]
+
+class _MissingType:
+    """A cell of a row that does not have the column's key."""
+
+MISSING: _MissingType
+
+@final
+class Column:
+    """One column of a ``History`` table: the values of one ``df()`` key, row by row."""
+
+    @property
+    def kind(self) -> int: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def seen(self) -> int: ...
+    def __new__(cls, kind: int = 0) -> Self: ...
+    def pad_to(self, n: int) -> None:
+        """Fill rows ``self.n .. n-1`` (rows without this key)."""
+
+    def push(self, v: object) -> None:
+        """Append ``v`` as the next row."""
+
+    def values(self) -> list[Any]:
+        """All rows' Python values (MISSING for fillers and NaN), as a new list."""
+
+    def value(self, i: int) -> Any:
+        """The Python value of row ``i``."""
+
+    def buffer(self) -> Any:
+        """The raw buffer (shared, not copied)."""
+
+    def tags(self) -> Any:
+        """COL_NUM only: a uint8 buffer (1 = int) when ints and floats are mixed, else None."""
+
+    def categories(self) -> list[str]:
+        """COL_STR only: the distinct strings, in code order."""
+
+    def take(self, indices: Any) -> Column:
+        """A new column of the rows ``indices``."""
+
+    @staticmethod
+    def from_parts(
+        kind: int, n: int, data: Any, seen: int = 0, tags: Any = None, cats: Any = None
+    ) -> Column:
+        """A column made from ready data."""
+
+    def nbytes(self) -> int:
+        """Bytes held by the buffers."""
+
+def new_column(v: object) -> Column:
+    """A new column whose kind suits the first value ``v``."""
+
+def to_float64(values: Any, what: str = "value") -> Any:
+    """Validate a column of metric values into a float64 ``array.array``."""
+
+def metric_transform(
+    values: Any, minimize: bool, bounds: Any = None, form: Any = "value", what: str = "metric"
+) -> Any:
+    """Whole-column ``Metric.Value`` properties."""
+
+def best_index(values: Any, minimize: bool) -> int:
+    """Position of the best non-NaN value (the first on ties), or -1 if all are NaN."""
+
+def incumbent_positions(values: Any, order: Any, minimize: bool, ffill: bool = False) -> list[int]:
+    """Positions of each new strict best when visiting ``values`` in ``order``."""
+
+def pareto_positions(losses: Any, order: Any) -> list[int]:
+    """Positions of the rows of ``losses`` no other row dominates."""
+
+def table_append(
+    columns: list[Column | None], ids: tuple[int, ...], row: dict[str, Any], n: int
+) -> None:
+    """Append ``row`` as row ``n`` of ``columns`` (value k into ``columns[ids[k]]``)."""

@@ -78,16 +78,23 @@ def titled_panel(
     return Panel(Group(*parts), title=title, title_align="left")
 
 
-def df_table(df: pd.DataFrame, *, title: str, edge_rows: int = EDGE_ROWS) -> Table:
-    """A rich table of ``df``; a long frame shows its first and last ``edge_rows`` rows."""
+def df_table(
+    df: pd.DataFrame, *, title: str, edge_rows: int = EDGE_ROWS, total: int | None = None
+) -> Table:
+    """A rich table of ``df``; a long frame shows its first and last ``edge_rows`` rows.
+
+    ``total``: the row count of the whole, when ``df`` holds only its first and last
+    ``edge_rows`` rows (a big history never makes its full frame to be displayed).
+    """
     table = Table(title=title, expand=False, show_lines=False)
     index_name = df.index.name or ""
     table.add_column(str(index_name), style="bold")
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
-    n = len(df)
+    n = len(df) if total is None else total
     if n > 2 * edge_rows:
-        parts = [(df.iloc[:edge_rows], False), (df.iloc[n - edge_rows :], True)]
+        m = len(df)
+        parts = [(df.iloc[:edge_rows], False), (df.iloc[m - edge_rows :], True)]
     else:
         parts = [(df, False)]
     for part, after_gap in parts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import math
+import mmap
 import pickle
 import time
 from typing import Any
@@ -33,7 +34,10 @@ PROFILE_KEYS = [f"memory:{k}" for k in MEMORY_KEYS] + [f"time:{k}" for k in TIME
 
 
 def _touched(nbytes: int) -> np.ndarray:
-    arr = np.empty(nbytes, dtype=np.uint8)
+    """``nbytes`` of memory the process did not have resident before: an anonymous map,
+    not malloc, which may hand back resident pages that earlier tests freed (glibc keeps
+    a freed heap top mapped), so the RSS would not grow."""
+    arr = np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.uint8)
     arr.fill(1)
     return arr
 

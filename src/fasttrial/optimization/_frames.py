@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fasttrial._corecheck import _core
 from fasttrial._util import select_prefixed
 from fasttrial.optimization.metric import Metric
 from fasttrial.optimization.trial import Trial
@@ -33,13 +35,9 @@ def reference_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows).convert_dtypes().set_index("name")
 
 
-class _Missing:
-    """A key absent from a row (pandas fills NaN there)."""
-
-    __slots__ = ()
-
-
-_MISSING = _Missing()
+# A key absent from a row (pandas fills NaN there); the same marker the column store uses.
+_MISSING = _core.MISSING
+_Missing = type(_MISSING)
 _STRING_DTYPE = pd.Series(["x"], dtype=object).convert_dtypes().dtype
 _STRING_ARRAY = _STRING_DTYPE.construct_array_type()
 _ONE_STRING_CACHE: dict[str, Any] = {}
@@ -102,6 +100,12 @@ def _column(values: list[Any]) -> Any:
             return fast
     kinds = set(map(type, values))
     if kinds <= _NUMERIC:
+        if (
+            int in kinds
+            and float in kinds
+            and not all(_INT64_MIN <= v <= _INT64_MAX for v in values if type(v) is int)
+        ):
+            return _slow_column(values)  # an int float64 cannot hold: pandas keeps objects
         if int in kinds and float not in kinds:
             if _Missing not in kinds and all(_INT64_MIN <= v <= _INT64_MAX for v in values):
                 return _masked(
@@ -170,17 +174,8 @@ def build_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 order[key] = None
     names = [k for k in order if k != "name"]
     arrays = [_column([row.get(k, _MISSING) for row in rows]) for k in names]
-    columns = _columns_index(names)
     index = pd.Index(_column([row.get("name", _MISSING) for row in rows]), name="name")
-    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
-    if from_arrays is not None:
-        try:
-            return from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
-        except TypeError:  # a pandas whose private signature changed: use the public path
-            pass
-    frame = pd.DataFrame(dict(zip(names, arrays, strict=True)), index=index, copy=False)
-    frame.columns = columns
-    return frame
+    return _frame_from_arrays(arrays, names, index)
 
 
 def _plain(value: Any) -> Any:
@@ -216,13 +211,19 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
             "'name' column)."
         )
 
+    # A profile whose cells are all missing is one this report did not have (a frame of
+    # many reports has the columns of every report's profiles): it is not invented.
     profiles: dict[str, Profile.Interval] = {}
     prof_items = select_prefixed(d, "profile:")
     for pname in sorted({k.rsplit(":", 2)[0] for k in prof_items}):
-        profiles[pname] = Profile.from_dict(select_prefixed(prof_items, f"{pname}:"))
+        items = select_prefixed(prof_items, f"{pname}:")
+        if not all(is_missing(v) for v in items.values()):
+            profiles[pname] = Profile.from_dict(items)
     trial_items = {
         k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)
     }
+    if all(is_missing(v) for v in trial_items.values()):
+        trial_items = {}
     trial_profile = Profile.from_dict(trial_items) if trial_items else None
     if trial_profile is not None:
         profiles["trial"] = trial_profile
@@ -258,3 +259,270 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
     status_raw = d.get("status")
     status = Trial.Status("unknown" if is_missing(status_raw) else str(status_raw))
     return Trial.Report(trial, status, tuple(metric_values))
+
+
+# -- the columnar History's frames ------------------------------------------------------
+
+_BASE_KEYS = frozenset(("name", "status", "trial_seed", "exception", "traceback", "bucket"))
+_SECTIONS = (("metric:", "metrics"), ("summary:", "summary"), ("config:", "configs"))
+
+
+def key_section(key: str) -> str:
+    """Which ``df()`` switch a row key belongs to: base, metrics, summary, configs or
+    profiles."""
+    if key in _BASE_KEYS:
+        return "base"
+    for prefix, section in _SECTIONS:
+        if key.startswith(prefix):
+            return section
+    return "profiles"
+
+
+def _num_array(data: np.ndarray, ints_only: bool) -> Any:
+    """float64 values (NaN = missing) -> the array ``_column`` gives for them."""
+    mask = np.isnan(data)
+    if not mask.any():
+        whole = ints_only or (np.isfinite(data).all() and (data == np.floor(data)).all())
+        if whole and (data.size == 0 or (data.min() >= _INT64_MIN and data.max() < 2.0**63)):
+            return _masked(pd.arrays.IntegerArray, data.astype(np.int64), mask)
+        return _masked(pd.arrays.FloatingArray, data, mask)
+    present = data[~mask]
+    if (
+        np.isfinite(present).all()
+        and (present == np.floor(present)).all()
+        and (present.size == 0 or (present.min() >= _INT64_MIN and present.max() < 2.0**63))
+    ):
+        ints = np.where(mask, 0.0, data).astype(np.int64)
+        return _masked(pd.arrays.IntegerArray, ints, mask)
+    return _masked(pd.arrays.FloatingArray, np.where(mask, 0.0, data), mask)
+
+
+def _all_fillers(col: Any, n: int) -> bool:
+    buf = col.buffer()
+    filler = -1 if col.kind == _core.COL_STR else 2
+    values = np.frombuffer(buf, dtype=np.dtype(buf.typecode), count=n)
+    out = bool(n) and bool((values == filler).all())
+    del values, buf  # release the buffer, or the column could not grow
+    return out
+
+
+def column_array(col: Any, n: int) -> Any:
+    """A table column (padded to ``n`` rows) as the pandas array ``_column`` would give
+    for its values, built from the buffers without visiting values in Python."""
+    kind = col.kind
+    if kind in (_core.COL_STR, _core.COL_BOOL) and _all_fillers(col, n):
+        # No value in these rows: what pandas infers for an empty column, as _column does.
+        return _column([_MISSING] * n)
+    if kind == _core.COL_NUM:
+        data = np.frombuffer(col.buffer(), dtype=np.float64, count=n).copy()
+        return _num_array(data, col.seen == _core.NUM_INT)
+    if kind == _core.COL_STR:
+        buf = col.buffer()
+        codes = np.frombuffer(buf, dtype=np.dtype(buf.typecode), count=n).astype(np.intp)
+        del buf
+        cats = _STRING_ARRAY._from_sequence(col.categories(), dtype=_STRING_DTYPE)
+        return cats.take(codes, allow_fill=True)
+    if kind == _core.COL_BOOL:
+        raw = np.frombuffer(col.buffer(), dtype=np.uint8, count=n)
+        return pd.arrays.BooleanArray(raw == 1, raw == 2)
+    return _column(col.values())
+
+
+def table_frame(
+    table: Any,
+    *,
+    profiles: bool = True,
+    configs: bool = True,
+    summary: bool = True,
+    metrics: bool = True,
+) -> pd.DataFrame:
+    """The frame of a ``History`` table: equal to ``build_frame`` of its rows with only the
+    chosen sections, built column by column from the buffers."""
+    allowed = {"base", "profiles" if profiles else "", "configs" if configs else ""}
+    allowed |= {"summary" if summary else "", "metrics" if metrics else ""}
+    n = table.n
+    columns = table.padded()
+    keys = table.keys
+    chosen = [
+        cid
+        for cid in table.ordered_key_ids()
+        if keys[cid] != "name" and key_section(keys[cid]) in allowed
+    ]
+    arrays = [column_array(columns[cid], n) for cid in chosen]
+    index = pd.Index(column_array(columns[table.key_ids["name"]], n), name="name")
+    return _frame_from_arrays(arrays, [keys[c] for c in chosen], index)
+
+
+def _frame_from_arrays(arrays: list[Any], names: list[str], index: pd.Index) -> pd.DataFrame:
+    columns = _columns_index(names)
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is not None:
+        try:
+            return from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
+        except TypeError:  # a pandas whose private signature changed: use the public path
+            pass
+    frame = pd.DataFrame(dict(zip(names, arrays, strict=True)), index=index, copy=False)
+    frame.columns = columns
+    return frame
+
+
+_REQUIRED_COLUMNS = ("status",)
+
+
+def _frame_column(series: pd.Series, key: str) -> Any:
+    """One frame column -> a table column with the same values (NA -> missing)."""
+    n = len(series)
+    dtype = series.dtype
+    if isinstance(dtype, pd.BooleanDtype) or dtype == np.dtype(bool):
+        missing = pd.isna(series).to_numpy()
+        truth = series.to_numpy(dtype=bool, na_value=False)
+        raw = np.where(missing, 2, truth.astype(np.uint8))
+        return _core.Column.from_parts(_core.COL_BOOL, n, np.ascontiguousarray(raw, np.uint8))
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        base = getattr(dtype, "numpy_dtype", dtype)
+        if base not in (np.dtype(np.int64), np.dtype(np.float64)):
+            # Int32, Float32, UInt64...: kept as numpy scalars of that type, so df()
+            # infers the same dtype again.
+            return _numpy_scalar_column(series, base)
+        if base == np.dtype(np.int64):
+            ints = series.dropna().to_numpy(dtype=np.int64)
+            if ints.size and ((ints > 2**53) | (ints < -(2**53))).any():
+                return _object_column(series)
+            seen = _core.NUM_INT
+        else:
+            seen = _core.NUM_FLOAT
+        data = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _core.Column.from_parts(_core.COL_NUM, n, np.ascontiguousarray(data), seen)
+    strings = isinstance(dtype, pd.StringDtype) or (
+        dtype == np.dtype(object) and pd.api.types.infer_dtype(series, skipna=True) == "string"
+    )
+    if strings and not series.isna().all():
+        codes, cats = pd.factorize(series, use_na_sentinel=True)
+        if len(cats) > 256 and 2 * len(cats) > n:  # mostly distinct: a list of them
+            values = series.to_numpy(dtype=object, na_value=_MISSING)
+            return _core.Column.from_parts(_core.COL_OBJ, n, values.tolist())
+        return _core.Column.from_parts(
+            _core.COL_STR,
+            n,
+            np.ascontiguousarray(codes, dtype=np.int32),
+            cats=[str(c) for c in cats],
+        )
+    return _object_column(series)
+
+
+def _numpy_scalar_column(series: pd.Series, base: np.dtype) -> Any:
+    missing = pd.isna(series).to_numpy()
+    data = series.to_numpy(dtype=base, na_value=0)
+    values = [_MISSING if miss else data[i] for i, miss in enumerate(missing)]
+    return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
+
+
+def _is_na(v: Any) -> bool:
+    """An empty cell: NaN or pandas' NA (None is a value, as in the frames df() makes)."""
+    return v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _object_column(series: pd.Series) -> Any:
+    # numpy scalars stay numpy scalars: pandas infers another dtype for them than for
+    # Python numbers (np.uint64 next to np.int64 is an object column, not UInt64).
+    values = [_MISSING if _is_na(v) else v for v in series.to_numpy(dtype=object)]
+    return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
+
+
+def _normalized_base(body: pd.DataFrame) -> pd.DataFrame:
+    """The base columns as a report rebuilt from the row would write them: a missing or
+    empty exception/traceback is "NA", a missing bucket the default one, and a base
+    column the frame lacks is added (after ``status``, in ``Report.df()``'s order)."""
+    from fasttrial.optimization.trial import DEFAULT_BUCKET
+
+    n = len(body)
+    fills = {"trial_seed": math.nan, "exception": "NA", "traceback": "NA", "bucket": DEFAULT_BUCKET}
+    out = {}
+    for key, fill in fills.items():
+        if key not in body.columns:
+            out[key] = pd.Series([fill] * n, index=body.index, dtype=object)
+        elif key != "trial_seed":
+            text = body[key].astype("string")
+            empty = text.isna() | (text == "").fillna(False)
+            if empty.any():
+                out[key] = text.mask(empty, fill)
+    if not out:
+        return body
+    body = body.copy()
+    for key, series in out.items():
+        body[key] = series
+    base = ["status", *fills]
+    return body[[*base, *(c for c in body.columns if c not in fills and c != "status")]]
+
+
+def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
+    """A ``History`` table (and its metrics) from a frame of ``History.df()``'s form,
+    column by column.
+
+    Raises:
+        ValueError: If required columns are missing, a status is unknown, or a metric
+            column's name or values cannot be read.
+    """
+    from fasttrial.optimization._table import Table
+
+    if "name" in df.columns:
+        names = df["name"]
+        body = df.drop(columns=["name"])
+    else:
+        names = pd.Series(df.index, index=df.index)
+        body = df
+    missing = [c for c in _REQUIRED_COLUMNS if c not in body.columns]
+    if names.isna().any():
+        raise ValueError(
+            "Cannot load a history from a frame with a missing trial name: the names are "
+            "the frame's index (as History.df() makes it) or a 'name' column."
+        )
+    if missing:
+        raise ValueError(
+            f"Cannot load a history from this frame: it has no {', '.join(map(repr, missing))}"
+            f" column (History.df() makes it; columns present: {list(df.columns)[:12]}"
+            f"{'...' if len(df.columns) > 12 else ''})."
+        )
+    statuses = {s.value for s in Trial.Status}
+    bad = pd.unique(body["status"][~body["status"].isin(statuses)].astype(object))
+    if len(bad):
+        raise ValueError(
+            f"Column 'status' holds {bad[0]!r}, which is not a trial status; expected one of "
+            f"{sorted(statuses)}."
+        )
+    metrics: dict[str, Metric] = {}
+    for key in body.columns:
+        if not isinstance(key, str):
+            raise ValueError(f"Column names must be strings, got {key!r}.")
+        if key.startswith("metric:"):
+            try:
+                metric = Metric.from_str(key[len("metric:") :])
+            except Exception as error:
+                raise ValueError(f"Cannot read the metric of column {key!r}: {error}") from None
+            if metric.name in metrics:
+                raise ValueError(
+                    f"Metric {metric.name} has conflicting definitions:\n{metric} != "
+                    f"{metrics[metric.name]} (columns of the frame)"
+                )
+            metrics[metric.name] = metric
+    body = _normalized_base(body)
+    table = Table()
+    n = len(df)
+    keys = ["name", *body.columns]
+    table.keys = list(keys)
+    table.key_ids = {k: i for i, k in enumerate(keys)}
+    table.layouts = [tuple(range(len(keys)))]
+    table.layout_by_keys = {tuple(keys): 0}
+    table.row_layout = array("B", bytes(n))
+    if not isinstance(names.dtype, pd.StringDtype):
+        names = names.astype(object).map(str)
+    columns = [_frame_column(names, "name")]
+    for key in body.columns:
+        col = _frame_column(body[key], key)
+        if key.startswith("metric:") and col.kind != _core.COL_NUM:
+            values = _core.to_float64(col.values(), f"Column {key!r}")
+            col = _core.Column.from_parts(_core.COL_NUM, n, values, _core.NUM_FLOAT)
+        columns.append(col)
+    table.columns = columns
+    table.n = n
+    return table, metrics

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import operator
+import os
+import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from fasttrial._corecheck import _core
+from fasttrial.optimization._table import Table
 from fasttrial.optimization.trial import Trial
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from rich.console import RenderableType
 
@@ -17,19 +22,35 @@ if TYPE_CHECKING:
 _TIME_SUFFIXES = ("time:start", "time:end")
 
 
+def _by_end_time(report: Trial.Report) -> Any:
+    """The default visiting order of ``incumbents()``: by end time."""
+    return report.time.end
+
+
 class History:
     """The reports of an optimization run, in the order they were added.
+
+    The reports' scalar fields (name, status, metric values, config and summary entries,
+    the time and memory figures of every profile) are also kept column by column in
+    compiled buffers, so ``df()``, ``best()``, ``sortby()``, ``incumbents()`` and
+    ``pareto_front()`` work on whole columns instead of visiting each report.  The reports
+    themselves are kept as they were added (not copied); a history loaded from a frame
+    rebuilds a report only when it is asked for.
+
+    Those columns are a snapshot taken by ``add()``: a report's summary or config changed
+    after it was added shows in the report but not in ``df()``.
 
     Args:
         reports: Reports to start with.
     """
 
-    __slots__ = ("_lookup", "metrics", "reports")
+    __slots__ = ("_lookup", "_reports", "_table", "metrics")
 
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
-        self.reports: list[Trial.Report] = []
+        self._reports: list[Trial.Report | None] = []
+        self._table = Table()
         self.metrics: dict[str, Metric] = {}
-        self._lookup: dict[str, int] = {}
+        self._lookup: dict[str, int] | None = None
         if reports is not None:
             self.add(reports)
 
@@ -38,41 +59,62 @@ class History:
         """Make a history of ``reports``."""
         return cls(reports)
 
+    @classmethod
+    def _from_parts(
+        cls, table: Table, reports: list[Trial.Report | None], metrics: dict[str, Metric]
+    ) -> History:
+        h = cls.__new__(cls)
+        h._table = table
+        h._reports = reports
+        h.metrics = metrics
+        h._lookup = None
+        return h
+
+    @property
+    def reports(self) -> list[Trial.Report]:
+        """The reports, in order (a new list; reports of a loaded history are rebuilt here)."""
+        return [self._report(i) for i in range(len(self._reports))]
+
     def add(self, report: Trial.Report | Iterable[Trial.Report]) -> None:
-        """Add one report or an iterable of reports.
+        """Add one report or an iterable of reports (all of them or, on an error, none).
 
         Raises:
             TypeError: If something other than a ``Trial.Report`` is given.
-            ValueError: If a report defines a metric differently from the history; nothing
-                of that report is added.
+            ValueError: If a report defines a metric differently from the history (or from
+                an earlier report of the same batch); the message names both definitions.
         """
         if isinstance(report, Trial.Report):
-            self._check(report, self.metrics, {})
-            self._append(report)
-            return
-        if isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
+            batch: list[Trial.Report] = [report]
+        elif isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
             raise TypeError(
                 f"Expected a Trial.Report or an iterable of Trial.Report but got "
                 f"{type(report).__name__} ({report!r})"
             )
-        batch = list(report)
+        else:
+            batch = list(report)
+            for item in batch:
+                if not isinstance(item, Trial.Report):
+                    raise TypeError(
+                        f"Expected an iterable of Trial.Report but got {type(item).__name__} "
+                        f"({item!r}) in add(report=...); nothing was added."
+                    )
         pending: dict[str, Metric] = {}
         for item in batch:
-            if not isinstance(item, Trial.Report):
-                raise TypeError(
-                    f"Expected an iterable of Trial.Report but got {type(item).__name__} "
-                    f"({item!r}) in add(report=...); nothing was added."
-                )
             self._check(item, self.metrics, pending)
-        for item in batch:
-            self._append(item)
+        rows = [item._row() for item in batch]
+        n0 = len(self._reports)
+        self._table.extend(rows)
+        self._reports.extend(batch)
+        self.metrics.update(pending)
+        if self._lookup is not None:
+            for i, item in enumerate(batch, n0):
+                self._lookup[item.name] = i
 
     @staticmethod
     def _check(report: Trial.Report, known: dict[str, Metric], pending: dict[str, Metric]) -> None:
         """Refuse a report whose metric definitions conflict with ``known`` or with those of
         earlier reports of the same batch (``pending``, which collects the new ones)."""
-        for value in report.metric_values:
-            metric = value.metric
+        for metric in report._metric_defs:
             name = metric.name
             existing = known.get(name)
             if existing is None:
@@ -86,27 +128,37 @@ class History:
                     f"\n(report {report.name!r} was not added; nothing was added)"
                 )
 
-    def _append(self, report: Trial.Report) -> None:
-        metrics = self.metrics
-        for value in report.metric_values:
-            metric = value.metric
-            if metric.name not in metrics:
-                metrics[metric.name] = metric
-        self.reports.append(report)
-        self._lookup[report.name] = len(self.reports) - 1
+    def _report(self, i: int) -> Trial.Report:
+        """Report ``i``, rebuilt from the columns if the history was loaded from a frame."""
+        r = self._reports[i]
+        if r is None:
+            from fasttrial.optimization._frames import report_from_row
+
+            r = self._reports[i] = report_from_row(self._table.row(i))
+        return r
 
     def find(self, name: str) -> Trial.Report:
-        """Return the report of the trial called ``name``.
+        """Return the report of the trial called ``name`` (the last one, if several are).
 
         Raises:
             KeyError: If there is none.
         """
+        lookup = self._lookup
+        if lookup is None:
+            names = self._names()
+            lookup = self._lookup = {n: i for i, n in enumerate(names)}
         try:
-            return self.reports[self._lookup[name]]
+            return self._report(lookup[name])
         except KeyError:
             raise KeyError(
                 f"No report named {name!r} in this history ({len(self)} reports)."
             ) from None
+
+    def _names(self) -> list[Any]:
+        table = self._table
+        if not table.n:
+            return []
+        return [str(n) for n in table.padded()[table.key_ids["name"]].values()]
 
     def _metric(self, metric: str | None) -> Metric:
         if not self.metrics:
@@ -120,28 +172,122 @@ class History:
                     f" sort by. Available metrics: {list(self.metrics)}"
                 )
             return next(iter(self.metrics.values()))
+        if not isinstance(metric, str):
+            raise TypeError(
+                f"A metric is named by a string, got {type(metric).__name__}: {metric!r}. "
+                f"Available metrics: {list(self.metrics)}"
+            )
         if metric not in self.metrics:
             raise ValueError(
                 f"Metric {metric} not found in history. Available metrics: {list(self.metrics)}"
             )
         return self.metrics[metric]
 
+    def _raw(self, m: Metric) -> np.ndarray:
+        """The raw values of metric ``m``, one per report (NaN where a report has none)."""
+        import numpy as np
+
+        values = self._table.column_values(m._column)
+        if values is None:
+            return np.full(len(self), np.nan)
+        return values
+
+    def metric_values(
+        self,
+        metric: str | None = None,
+        *,
+        form: Literal["value", "loss", "score", "distance_to_optimal", "normalized_loss"] = "value",
+    ) -> np.ndarray:
+        """One metric's values, one per report in order, as a float64 numpy array.
+
+        Reports without a value for the metric give NaN in every form (that is the only
+        meaning NaN has here: ``success()`` refuses NaN values).
+
+        Args:
+            metric: Name of the metric; may be left out when the history has only one.
+            form: ``"value"`` (as reported), ``"loss"`` (to minimize), ``"score"`` (to
+                maximize), ``"distance_to_optimal"`` (from the optimal bound) or
+                ``"normalized_loss"`` (that distance over the width of the bounds: 0 is
+                optimal, 1 the worst bound). The last two need a bounded metric.
+
+        Raises:
+            ValueError: For an unknown metric or form, a bounds-based form of an unbounded
+                metric, or a value outside the bounds (naming its report).
+        """
+        import numpy as np
+
+        m = self._metric(metric)
+        raw = self._raw(m)
+        if form not in _core.FORMS:
+            raise ValueError(f"Unknown form {form!r}; use one of {list(_core.FORMS)}.")
+        try:
+            out = _core.metric_transform(raw, m.minimize, m.bounds, form, f"Metric {m.name!r}")
+        except ValueError as error:
+            text = str(error)
+            match = re.search(r"at position (\d+)", text)
+            if match:
+                who = self._names()[int(match.group(1))]
+                text = text.replace(match.group(0), f"in report {who!r}")
+            raise ValueError(text) from None
+        return np.frombuffer(out, dtype=np.float64)
+
     def best(self, metric: str | None = None) -> Trial.Report:
-        """Return the report with the best value of ``metric``.
+        """Return the report with the best value of ``metric`` (the first, on ties).
 
         Args:
             metric: Name of the metric; may be left out when the history has only one.
 
         Raises:
-            ValueError: If the metric is unknown, or not given while there are several.
+            ValueError: If the metric is unknown, or not given while there are several, or
+                no report has a value for it.
         """
         m = self._metric(metric)
-        name = m.name
-        candidates = [r for r in self.reports if name in r.metrics]
-        if not candidates:
-            raise ValueError(f"No report in the history has a value for metric {name!r}.")
-        pick = min if m.minimize else max
-        return pick(candidates, key=lambda r: r.metrics[name])
+        i = _core.best_index(self._raw(m), m.minimize)
+        if i < 0:
+            raise ValueError(f"No report in the history has a value for metric {m.name!r}.")
+        return self._report(i)
+
+    def pareto_front(self, metrics: Iterable[str] | None = None) -> list[Trial.Report]:
+        """The reports no other report beats in every metric (in history order).
+
+        A report dominates another when it is no worse in each of ``metrics`` and better
+        in at least one (better = lower loss, so each metric's direction counts). Reports
+        without a value for one of the metrics are left out. Equal reports are all kept.
+
+        Args:
+            metrics: Names of the metrics (default: all of the history's).
+
+        Raises:
+            ValueError: If a metric is unknown or none are given.
+        """
+        import numpy as np
+
+        names = list(self.metrics) if metrics is None else list(metrics)
+        if isinstance(metrics, str):
+            names = [metrics]
+        if not names:
+            raise ValueError(
+                f"pareto_front() needs at least one metric. Available metrics: {list(self.metrics)}"
+            )
+        chosen = [self._metric(n) for n in names]
+        if not len(self):
+            return []
+        losses = np.column_stack(
+            [
+                np.frombuffer(
+                    _core.metric_transform(self._raw(m), m.minimize, None, "loss"), np.float64
+                )
+                for m in chosen
+            ]
+        )
+        rows = np.flatnonzero(~np.isnan(losses).any(axis=1))
+        sub = np.ascontiguousarray(losses[rows])
+        keys = [sub[:, j] for j in range(sub.shape[1] - 1, -1, -1)]
+        with np.errstate(invalid="ignore"):
+            total = sub.sum(axis=1)
+        order = np.lexsort([*keys, total]).astype(np.intp)
+        front = np.sort(np.asarray(_core.pareto_positions(sub, order), dtype=np.intp))
+        return [self._report(int(i)) for i in rows[front]]
 
     def df(
         self,
@@ -152,7 +298,8 @@ class History:
         metrics: bool = True,
         normalize_time: bool | float = True,
     ) -> pd.DataFrame:
-        """All reports as one frame indexed by name (the rows of ``Report.df()``).
+        """All reports as one frame indexed by name: the rows of each ``Report.df()``,
+        stacked (same columns, order and dtypes), built from the columns.
 
         Args:
             profiles: Include the profiles.
@@ -164,15 +311,13 @@ class History:
         """
         import pandas as pd
 
-        if not self.reports:
+        if not len(self):
             return pd.DataFrame()
-        rows = [
-            r._row(profiles=profiles, configs=configs, summary=summary, metrics=metrics)
-            for r in self.reports
-        ]
-        from fasttrial.optimization._frames import build_frame
+        from fasttrial.optimization._frames import table_frame
 
-        frame = build_frame(rows)
+        frame = table_frame(
+            self._table, profiles=profiles, configs=configs, summary=summary, metrics=metrics
+        )
         if normalize_time is not False:
             cols = [c for c in frame.columns if c.endswith(_TIME_SUFFIXES)]
             if normalize_time is True:
@@ -183,19 +328,71 @@ class History:
                 frame[cols] = frame[cols] - offset
         return frame
 
+    def _take(self, positions: Any) -> History:
+        """A new history of the reports at ``positions`` (ints, in that order)."""
+        import numpy as np
+
+        idx = np.asarray(positions, dtype=np.intp).reshape(-1)
+        table = self._table.take(idx)
+        reports = [self._reports[i] for i in idx.tolist()]
+        # The subset's metrics in the order its own reports first have them, as a history
+        # made from those reports would list them.
+        by_column = {m._column: m for m in self.metrics.values()}
+        metrics = {}
+        for cid in table.ordered_key_ids():
+            m = by_column.get(table.keys[cid])
+            if m is not None:
+                metrics[m.name] = m
+        return History._from_parts(table, reports, metrics)
+
     def filter(self, key: Callable[[Trial.Report], bool]) -> History:
         """A new history of the reports for which ``key(report)`` is true."""
-        return History([r for r in self.reports if key(r)])
+        return self._take([i for i, r in enumerate(self) if key(r)])
 
     def groupby(
         self, key: Literal["status"] | Callable[[Trial.Report], Hashable]
     ) -> dict[Hashable, History]:
-        """Split into histories by ``key(report)`` (or by status with ``"status"``)."""
-        fn = operator.attrgetter("status") if key == "status" else key
-        groups: dict[Hashable, list[Trial.Report]] = {}
-        for r in self.reports:
-            groups.setdefault(fn(r), []).append(r)
-        return {k: History(v) for k, v in groups.items()}
+        """Split into histories by ``key(report)`` (or by status with ``"status"``), in
+        order of each group's first report."""
+        groups: dict[Hashable, list[int]] = {}
+        if key == "status":
+            for i, status in enumerate(self._statuses()):
+                groups.setdefault(status, []).append(i)
+        else:
+            for i, r in enumerate(self):
+                groups.setdefault(key(r), []).append(i)
+        return {k: self._take(v) for k, v in groups.items()}
+
+    def _statuses(self) -> list[Trial.Status]:
+        table = self._table
+        if not table.n:
+            return []
+        col = table.padded()[table.key_ids["status"]]
+        by_text = {s.value: s for s in Trial.Status}
+        return [by_text.get(str(v), Trial.Status.UNKNOWN) for v in col.values()]
+
+    def _positions_sorted_by(
+        self, key: Callable[[Trial.Report], Any] | str, reverse: bool | None
+    ) -> list[int]:
+        """Positions of the reports in ``sortby(key, reverse=reverse)`` order."""
+        import numpy as np
+
+        if isinstance(key, str):
+            m = self._metric(key)
+            raw = self._raw(m)
+            rows = np.flatnonzero(~np.isnan(raw))
+            rev = (not m.minimize) if reverse is None else reverse
+            vals = raw[rows]
+            order = np.argsort(-vals if rev else vals, kind="stable")
+            return rows[order].tolist()
+        if key is _by_end_time:
+            end = self._table.column_values("time:end")
+            if end is not None:
+                # Stable like sorted(); NaN (never begun) last, as in ascending order.
+                order = np.argsort(-end if reverse else end, kind="stable")
+                return order.tolist()
+        reports = self.reports
+        return sorted(range(len(reports)), key=lambda i: key(reports[i]), reverse=bool(reverse))
 
     def sortby(
         self,
@@ -205,24 +402,19 @@ class History:
     ) -> list[Trial.Report]:
         """Reports sorted by a metric (best first) or by ``key(report)`` (ascending).
 
-        With a metric name, reports without that metric are left out.
+        With a metric name, reports without that metric are left out, and ``reverse``
+        (when given) orders by the raw values: False ascending, True descending.
 
         Raises:
             ValueError: If ``key`` names an unknown metric.
         """
-        if isinstance(key, str):
-            m = self._metric(key)
-            name = m.name
-            chosen = [r for r in self.reports if name in r.metrics]
-            rev = (not m.minimize) if reverse is None else reverse
-            return sorted(chosen, key=lambda r: r.metrics[name], reverse=rev)
-        return sorted(self.reports, key=key, reverse=bool(reverse))
+        return [self._report(i) for i in self._positions_sorted_by(key, reverse)]
 
     def incumbents(
         self,
         key: Callable[[Trial.Report, Trial.Report], bool] | str,
         *,
-        sortby: Callable[[Trial.Report], Any] | str = lambda report: report.time.end,
+        sortby: Callable[[Trial.Report], Any] | str = _by_end_time,
         reverse: bool | None = None,
         ffill: bool = False,
     ) -> list[Trial.Report]:
@@ -231,7 +423,8 @@ class History:
         Args:
             key: A metric name (reports without that metric are left out), or
                 ``better(new, current) -> bool``.
-            sortby: Order in which reports are visited (default: by end time).
+            sortby: Order in which reports are visited (default: by end time, reports that
+                never ran last).
             reverse: Reverse that order.
             ffill: Repeat the current incumbent for each report that does not beat it.
 
@@ -240,21 +433,14 @@ class History:
         """
         if isinstance(key, str):
             m = self._metric(key)
-            name = m.name
-            cmp = operator.lt if m.minimize else operator.gt
-
-            def by_metric(new: Trial.Report, cur: Trial.Report) -> bool:
-                return bool(cmp(new.metrics[name], cur.metrics[name]))
-
-            better: Callable[[Trial.Report, Trial.Report], bool] = by_metric
-            ordered = [r for r in self.sortby(sortby, reverse=reverse) if name in r.metrics]
-        else:
-            better = key
-            ordered = self.sortby(sortby, reverse=reverse)
+            raw = self._raw(m)
+            order = self._positions_sorted_by(sortby, reverse)
+            picks = _core.incumbent_positions(raw, order, m.minimize, ffill)
+            return [self._report(i) for i in picks]
         out: list[Trial.Report] = []
         current: Trial.Report | None = None
-        for r in ordered:
-            if current is None or better(r, current):
+        for r in self.sortby(sortby, reverse=reverse):
+            if current is None or key(r, current):
                 current = r
                 out.append(r)
             elif ffill:
@@ -271,14 +457,21 @@ class History:
         if isinstance(key, str):
             return self.find(key)
         if isinstance(key, slice):
-            return History(self.reports[key])
-        return self.reports[key]
+            return self._take(range(len(self))[key])
+        n = len(self._reports)
+        i = operator.index(key)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"History index {key} out of range ({n} reports)")
+        return self._report(i)
 
     def __iter__(self) -> Iterator[Trial.Report]:
-        return iter(self.reports)
+        for i in range(len(self._reports)):
+            yield self._report(i)
 
     def __len__(self) -> int:
-        return len(self.reports)
+        return len(self._reports)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
@@ -287,27 +480,108 @@ class History:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The columns travel as they are (a loaded history's reports stay unbuilt).
+        return (History._from_parts, (self._table, self._reports, self.metrics))
+
     def __repr__(self) -> str:
         return f"History({len(self)} reports, metrics={list(self.metrics)})"
 
     @classmethod
     def from_df(cls, df: pd.DataFrame) -> History:
-        """Rebuild a history from a frame made by ``df()`` (or read back from CSV/Parquet).
+        """Rebuild a history from a frame made by ``df()`` (or read back from CSV/Parquet,
+        or written by amltk's ``History.df()``).
 
-        The trial name is taken from a ``name`` column, else from the index.
+        The frame's columns become the history's columns as they are; a report is rebuilt
+        from its row when it is first asked for. The trial name is taken from a ``name``
+        column, else from the index.
+
+        Raises:
+            ValueError: If ``status`` (or the name) is missing, a status is unknown, or a
+                metric column cannot be read; the message names the column.
         """
         if len(df) == 0:
             return cls()
-        frame = df if "name" in df.columns else df.rename_axis("name").reset_index()
-        return cls(Trial.Report.from_dict(row) for row in frame.to_dict("records"))
+        from fasttrial.optimization._frames import table_from_frame
+
+        table, metrics = table_from_frame(df)
+        return cls._from_parts(table, [None] * table.n, metrics)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Write the history to a Parquet file (replaced atomically if it exists).
+
+        ``History.from_parquet(path)`` reads it back with the same ``df()``: dtypes, NaN,
+        missing summary keys and config keys of mixed types included (columns of mixed
+        types are stored as JSON text, noted in the file's metadata).
+
+        Raises:
+            TypeError: If a config or summary value has no JSON form (a custom object).
+        """
+        from fasttrial.optimization._files import write_parquet
+
+        write_parquet(self, path)
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> History:
+        """Read a history written by ``to_parquet`` (or any Parquet file of a ``df()``
+        frame with a ``name`` column).
+
+        Raises:
+            FileNotFoundError: If there is no such file.
+            ValueError: If the file is not a history (see ``from_df``).
+        """
+        from fasttrial.optimization._files import read_parquet
+
+        return cls.from_df(read_parquet(path))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the history to a CSV file (replaced atomically if it exists).
+
+        The first line, ``#fasttrial-history {...}``, records each column's dtype so that
+        ``History.from_csv(path)`` gives back the same ``df()``.
+
+        Raises:
+            TypeError: If a config or summary value has no JSON form (a custom object).
+        """
+        from fasttrial.optimization._files import write_csv
+
+        write_csv(self, path)
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str]) -> History:
+        """Read a history written by ``to_csv`` (or a CSV of a ``df()`` frame with its
+        ``name`` column, whose types pandas then infers).
+
+        Raises:
+            FileNotFoundError: If there is no such file.
+            ValueError: If the file is not a history (see ``from_df``).
+        """
+        from fasttrial.optimization._files import read_csv
+
+        return cls.from_df(read_csv(path))
+
+    def _edge_positions(self) -> list[int]:
+        from fasttrial._display import EDGE_ROWS
+
+        n = len(self)
+        if n <= 2 * EDGE_ROWS:
+            return list(range(n))
+        return [*range(EDGE_ROWS), *range(n - EDGE_ROWS, n)]
 
     def __rich__(self) -> RenderableType:
         from fasttrial._display import df_table
 
-        return df_table(self.df(profiles=False), title="History")
+        frame = self._take(self._edge_positions()).df(profiles=False)
+        return df_table(frame, title=f"History ({len(self)} reports)", total=len(self))
 
     def _repr_html_(self) -> str:
         from fasttrial._display import EDGE_ROWS
 
-        frame = self.df(profiles=False)
-        return str(frame.to_html(max_rows=2 * EDGE_ROWS))
+        n = len(self)
+        frame = self._take(self._edge_positions()).df(profiles=False)
+        table = str(frame.to_html(max_rows=2 * EDGE_ROWS))
+        if n > len(frame):
+            note = f"first and last {EDGE_ROWS} of {n} reports shown"
+        else:
+            note = f"{n} reports"
+        return f"<p><b>History</b> ({note})</p>\n{table}"

@@ -70,13 +70,14 @@ class Metric:
         ValueError: For a bad name or bounds.
     """
 
-    __slots__ = ("_optimal", "_worst", "bounds", "minimize", "name")
+    __slots__ = ("_column", "_optimal", "_worst", "bounds", "minimize", "name")
 
     name: str
     minimize: bool
     bounds: tuple[float, float] | None
     _worst: float
     _optimal: float
+    _column: str
 
     def __init__(
         self,
@@ -129,6 +130,8 @@ class Metric:
         # itself would be a reference cycle (Values are not tracked by the cycle collector).
         setattr_(self, "_worst", worst)
         setattr_(self, "_optimal", optimal)
+        # The df() column of the metric's values, made once (reports ask for it per row).
+        setattr_(self, "_column", f"metric:{self}")
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError(f"Metric is immutable: cannot set {key!r}.")

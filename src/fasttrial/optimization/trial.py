@@ -541,11 +541,9 @@ class Trial(_core.TrialCore, Generic[I]):
 
         @property
         def metrics(self) -> dict[str, float]:
-            """Metric name -> raw value."""
-            m = self._metrics
-            if m is None:
-                m = self._metrics = {v.metric.name: v.value for v in self.metric_values}
-            return m
+            """Metric name -> raw value (a new dict each time: the report keeps its values
+            as C doubles, so a History of a million reports holds no dict per report)."""
+            return cast("dict[str, float]", self._metric_dict())
 
         @property
         def values(self) -> dict[str, float]:
@@ -555,12 +553,12 @@ class Trial(_core.TrialCore, Generic[I]):
         @property
         def metric_names(self) -> tuple[str, ...]:
             """The names of the metrics, in order."""
-            return tuple(v.metric.name for v in self.metric_values)
+            return tuple(m.name for m in self._metric_defs)
 
         @property
         def metric_defs(self) -> dict[str, Metric]:
             """Metric name -> its ``Metric`` definition."""
-            return {v.metric.name: v.metric for v in self.metric_values}
+            return {m.name: m for m in self._metric_defs}
 
         @property
         def exception(self) -> BaseException | None:
@@ -629,18 +627,20 @@ class Trial(_core.TrialCore, Generic[I]):
             trial = self.trial
             exc = trial.exception
             tb = trial.traceback
-            bucket = trial.bucket
+            # The default bucket is not made (a PathBucket per trial) just to name it.
+            bucket = trial._bucket
+            bucket_path = DEFAULT_BUCKET if bucket is None else getattr(bucket, "path", bucket)
             row: dict[str, Any] = {
                 "name": trial.name,
                 "status": self.status.value,
                 "trial_seed": trial.seed if trial.seed else math.nan,
                 "exception": str(exc) if exc else "NA",
                 "traceback": str(tb) if tb else "NA",
-                "bucket": str(getattr(bucket, "path", bucket)),
+                "bucket": str(bucket_path),
             }
             if metrics:
-                for v in self.metric_values:
-                    row[f"metric:{v.metric}"] = v.value
+                for m, value in zip(self._metric_defs, self._raw_values(), strict=True):
+                    row[m._column] = value
             if summary and trial._summary:
                 for k, val in trial._summary.items():
                     row[f"summary:{k}"] = val
@@ -648,8 +648,15 @@ class Trial(_core.TrialCore, Generic[I]):
                 for k, val in trial.config.items():
                     row[f"config:{k}"] = val
             if profiles:
-                for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
-                    row.update(prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}"))
+                if trial._profiler is None:
+                    # Only a begin() span, if any: no Profiler is made to read it.
+                    if trial._span is not None:
+                        row.update(trial._span.to_dict())
+                else:
+                    for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
+                        row.update(
+                            prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}")
+                        )
             return row
 
         def df(

@@ -49,7 +49,7 @@ class Profile:
             self._memory = memory if memory is not None else Memory.na()
             self._time = time if time is not None else Timer.na()
 
-        def _build(self) -> tuple[Timer.Interval, Memory.Interval]:
+        def _build(self, *, cache: bool = True) -> tuple[Timer.Interval, Memory.Interval]:
             state, kind, unit, start, end, dur, srss, erss, svms, evms = self._raw()
             if state == 0:  # never recorded and nothing given
                 return Timer.na(), Memory.na()
@@ -64,7 +64,7 @@ class Profile:
                 cpu_children,
             )
             memory = Memory.Interval(svms, srss, evms, erss, _UNIT_BY_CODE[unit], peak)
-            if state == _DONE:
+            if cache and state == _DONE:
                 self._time = time
                 self._memory = memory
             return time, memory
@@ -92,9 +92,14 @@ class Profile:
         def to_dict(self, *, prefix: str = "") -> dict[str, Any]:
             """Flat dict: ``{prefix}:memory:...`` then ``{prefix}:time:...`` (no prefix: bare)."""
             p = f"{prefix}:" if prefix else ""
+            time, memory = self._time, self._memory
+            if time is None or memory is None:
+                # Built for this call only: caching them would add two objects to every
+                # report a History has read.
+                time, memory = self._build(cache=False)
             return {
-                **self.memory.to_dict(prefix=f"{p}memory:"),
-                **self.time.to_dict(prefix=f"{p}time:"),
+                **memory.to_dict(prefix=f"{p}memory:"),
+                **time.to_dict(prefix=f"{p}time:"),
             }
 
         def __repr__(self) -> str:

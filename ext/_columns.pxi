@@ -1,0 +1,698 @@
+# Included by _core.pyx (one compiled module): the column store behind the columnar
+# ``History`` and the kernels that work on whole metric columns.
+#
+# Nothing here imports numpy at module level (``import fasttrial`` stays light); buffers
+# are Python ``array.array`` objects, which grow in place with amortized O(1) appends and
+# hand their memory to numpy without a copy (``numpy.frombuffer``).
+
+from cpython.array cimport array, clone, resize
+from cpython.object cimport Py_SIZE
+from libc.math cimport isnan, fabs, INFINITY
+from libc.stdint cimport int32_t, uint8_t
+from libc.string cimport memcpy
+
+import array as _pyarray
+
+# Column kinds.
+COL_NUM = 0    # float64; ints (|v| <= 2**53) and floats; NaN where a row has no value
+COL_BOOL = 1   # uint8: 0, 1, or 2 where a row has no value
+COL_STR = 2    # int32 codes into a list of distinct strings; -1 where a row has no value
+COL_OBJ = 3    # a list of the values themselves; MISSING where a row has no value
+
+# Seen-type flags of a COL_NUM column.
+NUM_INT = 1
+NUM_FLOAT = 2
+
+# A STR column with more distinct strings than this, and more than half its rows
+# distinct, turns into an OBJ column (a code table would cost more than it saves).
+cdef Py_ssize_t _STR_DISTINCT_LIMIT = 256
+cdef double _EXACT_INT = 9007199254740992.0  # 2**53
+cdef double NAN_VALUE = float("nan")
+
+
+class _MissingType:
+    """A cell of a row that does not have the column's key."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "MISSING"
+
+    def __reduce__(self):
+        return "MISSING"
+
+
+MISSING = _MissingType()
+cdef object _MISSING = MISSING
+cdef array _F64 = array("d")
+cdef array _U8 = array("B")
+cdef array _I32 = array("i")
+cdef array _I8 = array("b")
+
+# numpy's scalar types, filled on first sight of one (numpy is not imported here).
+cdef object _np_bool = None
+cdef object _np_generic = None
+
+
+cdef bint _load_numpy_types() except -1:
+    global _np_bool, _np_generic
+    import numpy
+    _np_bool = numpy.bool_
+    _np_generic = numpy.generic
+    return 1
+
+
+cdef inline array _new_buffer(array template, Py_ssize_t n):
+    return clone(template, n, False)
+
+
+cdef inline int _grow(array a, Py_ssize_t n) except -1:
+    """Make room for ``n`` items.  A buffer's length is its capacity (the column keeps its
+    own row count); it grows by an eighth, so a million-row column wastes little."""
+    if Py_SIZE(a) < n:
+        resize(a, n + (n >> 3) + 8)
+    return 0
+
+
+@cython.final
+cdef class Column:
+    """One column of a ``History`` table: the values of one ``df()`` key, row by row.
+
+    Rows that do not have the key hold a filler (NaN, 2, -1 or MISSING); which rows
+    have the key is known from the table's row layouts, not from the column.
+    """
+
+    cdef readonly int kind
+    cdef readonly Py_ssize_t n
+    cdef readonly int seen          # COL_NUM: NUM_INT | NUM_FLOAT
+    cdef array _num                 # COL_NUM values
+    cdef array _tag                 # COL_NUM: 1 = the value was an int (only when mixed)
+    cdef array _u8                  # COL_BOOL values
+    cdef array _codes               # COL_STR codes: int8 while < 128 strings, then int32
+    cdef bint _wide                 # COL_STR: codes are int32
+    cdef list _cats                 # COL_STR distinct strings
+    cdef dict _cat_index            # COL_STR string -> code
+    cdef bint _cats_shared          # COL_STR: code table shared with another column
+    cdef list _objs                 # COL_OBJ values
+
+    def __cinit__(self, int kind=COL_NUM):
+        self.kind = kind
+        self.n = 0
+        self.seen = 0
+        if kind == COL_NUM:
+            self._num = array("d")
+        elif kind == COL_BOOL:
+            self._u8 = array("B")
+        elif kind == COL_STR:
+            self._codes = array("b")
+            self._cats = []
+            self._cat_index = {}
+        else:
+            self._objs = []
+
+    # -- appending ------------------------------------------------------------------
+
+    cpdef pad_to(self, Py_ssize_t n):
+        """Fill rows ``self.n .. n-1`` (rows without this key)."""
+        cdef Py_ssize_t i, old = self.n
+        if n <= old:
+            return
+        if self.kind == COL_NUM:
+            _grow(self._num, n)
+            for i in range(old, n):
+                self._num.data.as_doubles[i] = NAN_VALUE
+            if self._tag is not None:
+                _grow(self._tag, n)
+                for i in range(old, n):
+                    self._tag.data.as_uchars[i] = 0
+        elif self.kind == COL_BOOL:
+            _grow(self._u8, n)
+            for i in range(old, n):
+                self._u8.data.as_uchars[i] = 2
+        elif self.kind == COL_STR:
+            _grow(self._codes, n)
+            for i in range(old, n):
+                self._set_code(i, -1)
+        else:
+            self._objs.extend([_MISSING] * (n - old))
+        self.n = n
+
+    cpdef push(self, object v):
+        """Append ``v`` as the next row; a value this kind cannot hold turns the column
+        into an OBJ column first (which keeps every earlier value)."""
+        cdef Py_ssize_t n = self.n
+        cdef object t = type(v)
+        cdef double d
+        cdef int flag
+        cdef object code
+        if self.kind == COL_NUM:
+            if t is float:
+                d = v
+                flag = NUM_FLOAT
+            elif t is int:
+                if not (-_EXACT_INT <= v <= _EXACT_INT):
+                    self._to_obj()
+                    self._objs.append(v)
+                    self.n = n + 1
+                    return
+                d = <double>v
+                flag = NUM_INT
+            else:
+                flag = _num_flag(v)
+                if flag == 0:
+                    self._to_obj()
+                    self._objs.append(v)
+                    self.n = n + 1
+                    return
+                d = float(v)
+                if flag == NUM_INT and not (-_EXACT_INT <= d <= _EXACT_INT):
+                    self._to_obj()
+                    self._objs.append(v)
+                    self.n = n + 1
+                    return
+            if self.seen and not (self.seen & flag) and self._tag is None:
+                self._start_tags()
+            self.seen |= flag
+            _grow(self._num, n + 1)
+            self._num.data.as_doubles[n] = d
+            if self._tag is not None:
+                _grow(self._tag, n + 1)
+                self._tag.data.as_uchars[n] = flag == NUM_INT
+            self.n = n + 1
+        elif self.kind == COL_STR:
+            if t is not str:
+                if isinstance(v, str):
+                    v = str(v)
+                else:
+                    self._to_obj()
+                    self._objs.append(v)
+                    self.n = n + 1
+                    return
+            code = self._cat_index.get(v)
+            if code is None:
+                if self._cats_shared:
+                    self._cats = list(self._cats)
+                    self._cat_index = dict(self._cat_index)
+                    self._cats_shared = False
+                if (len(self._cats) >= _STR_DISTINCT_LIMIT and 2 * len(self._cats) > n):
+                    self._to_obj()
+                    self._objs.append(v)
+                    self.n = n + 1
+                    return
+                code = len(self._cats)
+                if code == 128 and not self._wide:
+                    self._widen()
+                self._cats.append(v)
+                self._cat_index[v] = code
+            _grow(self._codes, n + 1)
+            self._set_code(n, <int>code)
+            self.n = n + 1
+        elif self.kind == COL_BOOL:
+            if t is bool or _is_np_bool(v):
+                _grow(self._u8, n + 1)
+                self._u8.data.as_uchars[n] = 1 if v else 0
+                self.n = n + 1
+            else:
+                self._to_obj()
+                self._objs.append(v)
+                self.n = n + 1
+        else:
+            self._objs.append(v)
+            self.n = n + 1
+
+    cdef inline void _set_code(self, Py_ssize_t i, int code):
+        if self._wide:
+            self._codes.data.as_ints[i] = code
+        else:
+            self._codes.data.as_schars[i] = <signed char>code
+
+    cdef inline int _code(self, Py_ssize_t i):
+        if self._wide:
+            return self._codes.data.as_ints[i]
+        return self._codes.data.as_schars[i]
+
+    cdef _widen(self):
+        """More than 127 distinct strings: int8 codes become int32."""
+        cdef Py_ssize_t i, cap = Py_SIZE(self._codes)
+        cdef array wide = _new_buffer(_I32, cap)
+        for i in range(self.n):
+            wide.data.as_ints[i] = self._codes.data.as_schars[i]
+        self._codes = wide
+        self._wide = True
+
+    cdef void _start_tags(self):
+        """Both ints and floats are in the column now: remember which each row was."""
+        cdef Py_ssize_t i
+        cdef uint8_t was_int = (self.seen & NUM_INT) != 0
+        self._tag = _new_buffer(_U8, Py_SIZE(self._num))
+        for i in range(self.n):
+            self._tag.data.as_uchars[i] = was_int
+
+    cdef _to_obj(self):
+        """Turn this column into an OBJ column holding the same values."""
+        cdef list objs = [self._value(i) for i in range(self.n)]
+        self.kind = COL_OBJ
+        self._objs = objs
+        self._num = self._tag = self._u8 = self._codes = None
+        self._cats = None
+        self._cat_index = None
+
+    cdef object _value(self, Py_ssize_t i):
+        cdef double d
+        cdef int code
+        if self.kind == COL_NUM:
+            d = self._num.data.as_doubles[i]
+            if isnan(d):
+                return _MISSING
+            if self._tag is not None:
+                if self._tag.data.as_uchars[i]:
+                    return int(d)
+                return d
+            if self.seen & NUM_INT:
+                return int(d)
+            return d
+        if self.kind == COL_BOOL:
+            code = self._u8.data.as_uchars[i]
+            return _MISSING if code == 2 else code == 1
+        if self.kind == COL_STR:
+            code = self._code(i)
+            return _MISSING if code < 0 else self._cats[code]
+        return self._objs[i]
+
+    def value(self, Py_ssize_t i):
+        """The Python value of row ``i`` (MISSING for a filler; a NaN value reads back as
+        MISSING, as a frame cannot tell the two apart)."""
+        if i < 0 or i >= self.n:
+            raise IndexError(f"row {i} out of range for a column of {self.n} rows")
+        return self._value(i)
+
+    # -- reading --------------------------------------------------------------------
+
+    cpdef list values(self):
+        """All rows' Python values (MISSING for fillers and NaN), as a new list."""
+        cdef Py_ssize_t i
+        if self.kind == COL_OBJ:
+            return list(self._objs)
+        return [self._value(i) for i in range(self.n)]
+
+    def buffer(self):
+        """The raw buffer: float64 (NUM), uint8 (BOOL), int32 codes (STR) or a list (OBJ),
+        shared, not copied; read with ``numpy.frombuffer`` and do not keep it across
+        appends."""
+        if self.kind == COL_NUM:
+            return self._num
+        if self.kind == COL_BOOL:
+            return self._u8
+        if self.kind == COL_STR:
+            return self._codes
+        return self._objs
+
+    def tags(self):
+        """COL_NUM only: a uint8 buffer (1 = int) when ints and floats are mixed, else None."""
+        return self._tag
+
+    def categories(self):
+        """COL_STR only: the distinct strings, in code order."""
+        return self._cats
+
+    def take(self, indices):
+        """A new column of the rows ``indices`` (a sequence of ints in range)."""
+        cdef Column out = Column.__new__(Column, self.kind)
+        cdef Py_ssize_t m = len(indices), k, i
+        cdef Py_ssize_t[:] idx
+        out.seen = self.seen
+        if self.kind == COL_OBJ:
+            objs = self._objs
+            out._objs = [objs[i] for i in indices]
+            out.n = m
+            return out
+        idx = _as_index_array(indices)
+        for k in range(m):
+            if idx[k] < 0 or idx[k] >= self.n:
+                raise IndexError(f"row {idx[k]} out of range for a column of {self.n} rows")
+        if self.kind == COL_NUM:
+            resize(out._num, m)
+            for k in range(m):
+                out._num.data.as_doubles[k] = self._num.data.as_doubles[idx[k]]
+            if self._tag is not None:
+                out._tag = _new_buffer(_U8, m)
+                for k in range(m):
+                    out._tag.data.as_uchars[k] = self._tag.data.as_uchars[idx[k]]
+        elif self.kind == COL_BOOL:
+            resize(out._u8, m)
+            for k in range(m):
+                out._u8.data.as_uchars[k] = self._u8.data.as_uchars[idx[k]]
+        else:
+            out._wide = self._wide
+            out._codes = _new_buffer(_I32 if self._wide else _I8, m)
+            for k in range(m):
+                out._set_code(k, self._code(idx[k]))
+            # Shared code table: the first new string appended to either copies it.
+            out._cats = self._cats
+            out._cat_index = self._cat_index
+            out._cats_shared = self._cats_shared = True
+        out.n = m
+        return out
+
+    @staticmethod
+    def from_parts(int kind, Py_ssize_t n, data, int seen=0, tags=None, cats=None):
+        """A column made from ready data (used when a frame is loaded): ``data`` is a
+        float64 / uint8 / int32 buffer-like of ``n`` items for NUM / BOOL / STR, or a
+        list for OBJ."""
+        cdef Column out = Column.__new__(Column, kind)
+        if kind == COL_OBJ:
+            out._objs = list(data)
+            if len(out._objs) != n:
+                raise ValueError("column length mismatch")
+        else:
+            buf = {COL_NUM: "d", COL_BOOL: "B", COL_STR: "i"}[kind]
+            arr = array(buf, bytes(memoryview(data).cast("B")))
+            if len(arr) != n:
+                raise ValueError("column length mismatch")
+            if kind == COL_NUM:
+                out._num = arr
+                if tags is not None:
+                    out._tag = array("B", bytes(memoryview(tags).cast("B")))
+            elif kind == COL_BOOL:
+                out._u8 = arr
+            else:
+                out._codes = arr
+                out._wide = True
+                out._cats = list(cats)
+                out._cat_index = {c: i for i, c in enumerate(out._cats)}
+        out.seen = seen
+        out.n = n
+        return out
+
+    def nbytes(self):
+        """Bytes held by the buffers (not counting shared strings or objects)."""
+        cdef Py_ssize_t total = 0
+        if self._num is not None:
+            total += len(self._num) * 8
+        if self._tag is not None:
+            total += len(self._tag)
+        if self._u8 is not None:
+            total += len(self._u8)
+        if self._codes is not None:
+            total += len(self._codes) * (4 if self._wide else 1)
+        if self._objs is not None:
+            total += len(self._objs) * 8
+        return total
+
+    def __reduce__(self):
+        n = self.n
+        trim = lambda a: None if a is None else a[:n]
+        return (_rebuild_column, (self.kind, n, self.seen, trim(self._num), trim(self._tag),
+                                  trim(self._u8), trim(self._codes), self._cats, self._objs))
+
+
+def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
+    cdef Column c = Column.__new__(Column, kind)
+    c.n = n
+    c.seen = seen
+    c._num = num
+    c._tag = tag
+    c._u8 = u8
+    c._codes = codes
+    c._wide = codes is not None and codes.typecode == "i"
+    c._cats = cats
+    c._cat_index = {s: i for i, s in enumerate(cats)} if cats is not None else None
+    c._objs = objs
+    return c
+
+
+
+cdef int _num_flag(object v) except -1:
+    """NUM_INT / NUM_FLOAT for a value a float64 column holds with the dtype pandas would
+    infer for it, 0 for anything else: floats (numpy.float64 is one) and ints.  Other
+    numpy scalars go to an OBJ column and through pandas' own inference (pandas keeps
+    int32, float32... as their own dtypes, and an int64 next to a uint64 is not an int)."""
+    if isinstance(v, (bool, str, bytes)) or v is None:
+        return 0
+    if isinstance(v, float):
+        return NUM_FLOAT
+    if isinstance(v, int):
+        return NUM_INT
+    return 0
+
+
+cdef bint _is_np_bool(object v) except -1:
+    if type(v).__module__ != "numpy":
+        return False
+    if _np_bool is None:
+        _load_numpy_types()
+    return type(v) is _np_bool
+
+
+cdef bint _is_numpy_real(object v) except -1:
+    """A numpy integer or floating scalar, or a 0-d array of one."""
+    if type(v).__module__ != "numpy":
+        return False
+    if _np_generic is None:
+        _load_numpy_types()
+    kind = getattr(getattr(v, "dtype", None), "kind", "")
+    return kind in ("i", "u", "f") and getattr(v, "ndim", 1) == 0
+
+
+cdef str _SSIZE_CODE = "l" if sizeof(long) == sizeof(Py_ssize_t) else "q"
+
+
+cdef Py_ssize_t[:] _as_index_array(indices) except *:
+    """``indices`` as a Py_ssize_t view: shared when it already is a buffer of signed
+    machine-size integers (numpy intp), else copied."""
+    cdef Py_ssize_t m, k
+    cdef array out
+    cdef Py_ssize_t[:] mv
+    try:
+        view = memoryview(indices)
+    except TypeError:
+        view = None
+    if (view is not None and view.ndim == 1 and view.itemsize == sizeof(Py_ssize_t)
+            and view.format.lstrip("<=@") in ("n", "l", "q") and view.c_contiguous):
+        return view.cast("B").cast(_SSIZE_CODE)
+    m = len(indices)
+    out = clone(array(_SSIZE_CODE), m, False)
+    mv = out
+    k = 0
+    for i in indices:
+        mv[k] = i
+        k += 1
+    return mv
+
+
+def new_column(object v):
+    """A new column whose kind suits the first value ``v``."""
+    t = type(v)
+    if t is float or t is int or _num_flag(v):
+        return Column(COL_NUM)
+    if t is bool or _is_np_bool(v):
+        return Column(COL_BOOL)
+    if isinstance(v, str):
+        return Column(COL_STR)
+    return Column(COL_OBJ)
+
+
+def table_append(list columns, tuple ids, dict row, Py_ssize_t n):
+    """Append ``row`` (its values in its own key order) as row ``n``: value k goes to
+    ``columns[ids[k]]``, made on its first value, after filling the rows it missed."""
+    cdef Py_ssize_t k = 0, cid
+    cdef Column col
+    if len(row) != len(ids):
+        raise ValueError("row and layout differ in length")
+    for value in row.values():
+        cid = ids[k]
+        c = columns[cid]
+        if c is None:
+            c = new_column(value)
+            columns[cid] = c
+        col = <Column>c
+        if col.n != n:
+            col.pad_to(n)
+        col.push(value)
+        k += 1
+
+
+# -- metric kernels ----------------------------------------------------------------------
+
+FORM_VALUE = 0
+FORM_LOSS = 1
+FORM_SCORE = 2
+FORM_DISTANCE = 3
+FORM_NORMALIZED = 4
+FORMS = {
+    "value": FORM_VALUE,
+    "loss": FORM_LOSS,
+    "score": FORM_SCORE,
+    "distance_to_optimal": FORM_DISTANCE,
+    "normalized_loss": FORM_NORMALIZED,
+}
+
+
+_REAL_FORMATS = frozenset("dfqlihbQLIHBn")
+
+
+def to_float64(values, str what="value"):
+    """Validate a column of metric values into a float64 ``array.array``.
+
+    Accepts Python floats and ints, numpy reals, and 1-d arrays or buffers of numbers.
+    ``None`` and NaN stand for "no value" and give NaN. Booleans, strings and other
+    objects are refused with an error naming the position and the value.
+    """
+    cdef Py_ssize_t n, i
+    cdef array out
+    cdef double d
+    try:
+        mv = memoryview(values)
+    except TypeError:
+        mv = None
+    if mv is not None and mv.ndim == 1 and mv.format.lstrip("<=@") in _REAL_FORMATS:
+        return array("d", mv.tolist())
+    if mv is not None and mv.ndim != 1:
+        raise ValueError(f"{what}: expected a 1-d column of numbers, got {mv.ndim} dimensions.")
+    n = len(values)
+    out = _new_buffer(_F64, n)
+    i = 0
+    for v in values:
+        t = type(v)
+        if t is float:
+            d = v
+        elif t is int:
+            try:
+                d = <double>v
+            except OverflowError:
+                raise ValueError(f"{what}[{i}] = {v!r} is too large for a float.") from None
+        elif v is None or v is _MISSING:
+            d = NAN_VALUE
+        elif _num_flag(v):
+            d = float(v)
+        elif _is_numpy_real(v):
+            d = float(v)
+        else:
+            raise ValueError(
+                f"{what}[{i}] must be a real number (or None/NaN for no value), got "
+                f"{t.__name__}: {v!r}."
+            )
+        out.data.as_doubles[i] = d
+        i += 1
+    return out
+
+
+def metric_transform(values, bint minimize, bounds=None, form="value", str what="metric"):
+    """Whole-column ``Metric.Value`` properties.
+
+    ``values`` is float64 (a buffer); NaN means "no value" and stays NaN in every form.
+    ``form`` is one of ``FORMS``: the raw value, ``loss`` (to minimize), ``score`` (to
+    maximize), ``distance_to_optimal`` and ``normalized_loss`` (distance to optimal over
+    the width of the bounds: 0 optimal, 1 worst). The last two need bounds and refuse a
+    value outside them, naming its position.
+    """
+    cdef double[::1] src = _as_double_view(values)
+    cdef Py_ssize_t n = src.shape[0], i
+    cdef array out = _new_buffer(_F64, n)
+    cdef double[::1] dst = out
+    cdef int f
+    cdef double lo = 0.0, hi = 0.0, width = 0.0, v
+    try:
+        f = FORMS[form]
+    except KeyError:
+        raise ValueError(f"Unknown form {form!r}; use one of {list(FORMS)}.") from None
+    if f == FORM_DISTANCE or f == FORM_NORMALIZED:
+        if bounds is None:
+            raise ValueError(f"{what} has no bounds, so it has no {form}.")
+        lo, hi = float(bounds[0]), float(bounds[1])
+        width = hi - lo
+    for i in range(n):
+        v = src[i]
+        if isnan(v) or f == FORM_VALUE:
+            dst[i] = v
+        elif f == FORM_LOSS:
+            dst[i] = v if minimize else -v
+        elif f == FORM_SCORE:
+            dst[i] = -v if minimize else v
+        else:
+            if not (lo <= v <= hi):
+                raise ValueError(
+                    f"{what}: value {v} at position {i} is not within bounds=({lo}, {hi})."
+                )
+            v = fabs(v - lo) if minimize else fabs(v - hi)
+            dst[i] = v / width if (f == FORM_NORMALIZED and width > 0) else v
+    return out
+
+
+cdef double[::1] _as_double_view(values) except *:
+    try:
+        return values
+    except (TypeError, ValueError):
+        return to_float64(values)
+
+
+def best_index(values, bint minimize):
+    """Position of the best non-NaN value (the first on ties), or -1 if all are NaN."""
+    cdef double[::1] src = _as_double_view(values)
+    cdef Py_ssize_t n = src.shape[0], i, best = -1
+    cdef double v, bv = 0.0
+    for i in range(n):
+        v = src[i]
+        if isnan(v):
+            continue
+        if best < 0 or (v < bv if minimize else v > bv):
+            best = i
+            bv = v
+    return best
+
+
+def incumbent_positions(values, order, bint minimize, bint ffill=False):
+    """Visit ``values`` in ``order`` (positions) skipping NaN, and return the positions of
+    each new strict best (each visited position's current best with ``ffill``)."""
+    cdef double[::1] src = _as_double_view(values)
+    cdef Py_ssize_t[:] idx = _as_index_array(order)
+    cdef Py_ssize_t m = idx.shape[0], k, j, cur = -1
+    cdef double v, cv = 0.0
+    cdef list out = []
+    for k in range(m):
+        j = idx[k]
+        if j < 0 or j >= src.shape[0]:
+            raise IndexError(f"position {j} out of range for {src.shape[0]} values")
+        v = src[j]
+        if isnan(v):
+            continue
+        if cur < 0 or (v < cv if minimize else v > cv):
+            cur = j
+            cv = v
+            out.append(j)
+        elif ffill:
+            out.append(cur)
+    return out
+
+
+def pareto_positions(losses, order):
+    """Positions (rows of the C-contiguous float64 n-by-k ``losses``) that no other row
+    dominates: no worse in every column and better in one. ``order`` must visit the rows
+    by increasing sum of losses, ties broken lexicographically (a dominating row then
+    always comes first), and contain no row with a NaN. Sort-filter-skyline:
+    O(n * front * k)."""
+    cdef double[:, ::1] L = losses
+    cdef Py_ssize_t[:] idx = _as_index_array(order)
+    cdef Py_ssize_t m = idx.shape[0], k = L.shape[1], a, b, c, f, j, nfront = 0
+    cdef bint dominated, strictly
+    cdef array front = clone(array(_SSIZE_CODE), m, False)
+    cdef Py_ssize_t[:] fr = front
+    for a in range(m):
+        c = idx[a]
+        dominated = False
+        for f in range(nfront):
+            b = fr[f]
+            strictly = False
+            for j in range(k):
+                if L[b, j] > L[c, j]:
+                    break
+                if L[b, j] < L[c, j]:
+                    strictly = True
+            else:
+                if strictly:
+                    dominated = True
+                    break
+        if not dominated:
+            fr[nfront] = c
+            nfront += 1
+    return [fr[f] for f in range(nfront)]

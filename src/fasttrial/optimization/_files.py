@@ -1,0 +1,222 @@
+"""Parquet and CSV files of a ``History``'s frame, read back exactly.
+
+The frame written is ``History.df(normalize_time=False)`` with the trial names as a
+``name`` column.  What a file format cannot hold as it is gets encoded, and the file says
+so in a small header (Parquet: key ``fasttrial`` of the schema metadata; CSV: a first line
+``#fasttrial-history {...}``):
+
+- columns of mixed types (``object`` dtype, e.g. a config key that is an int in some
+  trials and a string in others) are stored as JSON text per cell, so ints stay ints and
+  strings stay strings;
+- CSV has no types at all, so its header also lists each column's pandas dtype; a string
+  column holding empty strings is JSON-encoded too (an empty CSV field means "missing").
+
+Files without that header (written by pandas from any frame of ``History.df()``'s form,
+amltk's among them) are read with pandas' own inference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_META_KEY = b"fasttrial"
+_CSV_MARK = "#fasttrial-history "
+_FORMAT_VERSION = 1
+_DTYPE_NAMES = ("Int64", "Float64", "boolean", "string")
+
+
+def _encode_cell(value: Any, column: str) -> str:
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"Column {column!r} holds {type(value).__name__} {value!r}, which cannot be written "
+            f"to a history file ({error}). Keep config and summary values to numbers, strings, "
+            "booleans, None, lists and dicts of those, or pickle the History instead."
+        ) from None
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:
+        return item()  # numpy scalars
+    if isinstance(value, (set, frozenset)):
+        raise TypeError("sets have no JSON form")
+    raise TypeError(f"{type(value).__name__} has no JSON form")
+
+
+def _decode_cell(text: Any) -> Any:
+    if text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text)):
+        return math.nan  # a missing cell (pandas' own object columns hold NaN there)
+    return json.loads(text)
+
+
+def _json_columns(frame: pd.DataFrame, *, csv: bool) -> list[str]:
+    out = []
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if dtype == np.dtype(object) or (
+            csv and isinstance(dtype, pd.StringDtype) and (frame[col] == "").fillna(False).any()
+        ):
+            out.append(col)
+    return out
+
+
+def _encoded(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for col in columns:
+        # NaN and NA are empty cells; None is a value (JSON null).
+        cells = [
+            None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else _encode_cell(v, col)
+            for v in frame[col].to_numpy(dtype=object)
+        ]
+        frame[col] = pd.array(cells, dtype="string")
+    return frame
+
+
+def _decoded(
+    frame: pd.DataFrame, columns: list[str], dtypes: dict[str, str] | None = None
+) -> pd.DataFrame:
+    for col in columns:
+        values = [_decode_cell(v) for v in frame[col].to_numpy(dtype=object)]
+        series = pd.Series(values, index=frame.index, dtype=object)
+        dtype = (dtypes or {}).get(col)
+        frame[col] = series.astype(dtype) if dtype in _DTYPE_NAMES else series
+    return frame
+
+
+def _history_frame(history: Any) -> pd.DataFrame:
+    frame = history.df(normalize_time=False)
+    if len(frame.columns) == 0 and len(frame) == 0:
+        return pd.DataFrame({"name": pd.array([], dtype="string")})
+    return frame.reset_index()
+
+
+def write_parquet(history: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``history`` to a Parquet file (replacing it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _history_frame(history)
+    json_cols = _json_columns(frame, csv=False)
+    table = pa.Table.from_pandas(_encoded(frame, json_cols), preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[_META_KEY] = json.dumps({"version": _FORMAT_VERSION, "json_columns": json_cols}).encode()
+    _atomic(path, lambda tmp: pq.write_table(table.replace_schema_metadata(meta), tmp))
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The frame of a history Parquet file (``name`` as its index)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(_existing(path))
+    meta = (table.schema.metadata or {}).get(_META_KEY)
+    frame = table.to_pandas()
+    if meta is not None:
+        info = json.loads(meta)
+        _check_version(info, path)
+        frame = _decoded(frame, list(info.get("json_columns", [])))
+    else:
+        frame = frame.convert_dtypes()
+    return _named(frame, path)
+
+
+def write_csv(history: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``history`` to a CSV file (replacing it), with a header line of dtypes."""
+    frame = _history_frame(history)
+    json_cols = _json_columns(frame, csv=True)
+    dtypes = {}
+    for col in frame.columns:
+        name = str(frame[col].dtype)
+        dtypes[col] = name if name in _DTYPE_NAMES else "object"
+    header = {"version": _FORMAT_VERSION, "dtypes": dtypes, "json_columns": json_cols}
+    encoded = _encoded(frame, json_cols)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(_CSV_MARK + json.dumps(header) + "\n")
+            encoded.to_csv(f, index=False, na_rep="")
+
+    _atomic(path, write)
+
+
+def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The frame of a history CSV file (``name`` as its index)."""
+    path = _existing(path)
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    if first.startswith(_CSV_MARK):
+        info = json.loads(first[len(_CSV_MARK) :])
+        _check_version(info, path)
+        dtypes: dict[str, str] = info["dtypes"]
+        json_cols = list(info.get("json_columns", []))
+        read_as = {
+            c: ("string" if c in json_cols or d == "object" else d) for c, d in dtypes.items()
+        }
+        kwargs: dict[str, Any] = {}
+        if int(pd.__version__.split(".")[0]) < 3:
+            kwargs["float_precision"] = "round_trip"
+        frame = pd.read_csv(
+            path,
+            skiprows=1,
+            dtype=read_as,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8",
+            **kwargs,
+        )
+        frame = _decoded(frame, json_cols, dtypes)
+    else:
+        frame = pd.read_csv(path, encoding="utf-8").convert_dtypes()
+    return _named(frame, path)
+
+
+def _named(frame: pd.DataFrame, path: Any) -> pd.DataFrame:
+    if "name" not in frame.columns:
+        raise ValueError(
+            f"{os.fspath(path)} has no 'name' column: it is not a history file (write one "
+            "with History.to_parquet / History.to_csv)."
+        )
+    return frame.set_index("name")
+
+
+def _check_version(info: dict[str, Any], path: Any) -> None:
+    version = info.get("version")
+    if version != _FORMAT_VERSION:
+        raise ValueError(
+            f"{os.fspath(path)} is a history file of format version {version}; this fasttrial "
+            f"reads version {_FORMAT_VERSION}. Upgrade fasttrial to read it."
+        )
+
+
+def _existing(path: str | os.PathLike[str]) -> str:
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"No history file at {p}")
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"{p} is a directory, not a history file")
+    return p
+
+
+def _atomic(path: str | os.PathLike[str], write: Any) -> None:
+    """Write through a temporary file in the same directory, then rename: a crash leaves
+    the old file or the new one, never half of one."""
+    p = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(p))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(p)}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
