@@ -10,9 +10,13 @@ What it offers:
 * clock reads in integer nanoseconds (wall, monotonic, process CPU);
 * memory reads in bytes (RSS and VMS with psutil's meanings), through a kept descriptor on
   Linux, native calls on macOS and Windows, psutil elsewhere;
+* process CPU time and the CPU time of reaped children (``getrusage`` on POSIX), and the
+  peak RSS of an interval from a kernel high-water mark that can be reset (Linux
+  ``/proc/self/clear_refs``); which of these each interval records is set process-wide by
+  ``set_tracking()``;
 * ``Span``: an interval recorder whose start and stop are each one C call that reads the
-  clock and the memory together into a C struct; Python objects are made only when someone
-  reads them (by the Python subclass ``fasttrial.profiling.Profile.Interval``);
+  clock, the memory and the usage figures together into a C struct; Python objects are made
+  only when someone reads them (by the Python subclass ``fasttrial.profiling.Profile.Interval``);
 * ``Scope``: the context manager behind ``Profiler.measure()`` and ``Trial.begin()``, so a
   ``with`` block costs two C calls and no generator;
 * ``ProfilerCore``: the state of a ``Profiler`` (profiles, the stack of running names,
@@ -33,6 +37,16 @@ cdef extern from "ft_platform.h" nogil:
     const char *ft_mem_backend()
     int ft_mem_init()
     int ft_mem_read(int64_t *rss, int64_t *vms)
+    int FT_USAGE_CPU
+    int FT_USAGE_CHILDREN
+    int FT_USAGE_PEAK
+    void ft_usage_read(int what, int64_t *cpu_ns, int64_t *children_ns, int64_t *maxrss)
+    const char *ft_peak_backend()
+    int ft_peak_init()
+    int ft_peak_ready()
+    int ft_peak_reset()
+    int64_t ft_peak_trusted(int64_t maxrss, int64_t rss)
+    void ft_peak_force_none(int on)
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
@@ -87,6 +101,20 @@ cdef struct Mark:
     int64_t mono    # monotonic clock, ns: durations come from here, so never negative
     int64_t rss     # bytes, -1 when unknown
     int64_t vms     # bytes, -1 when unknown
+    int64_t cpu     # CPU time of this process (user + system), ns; -1 when not read
+    int64_t cpu_children  # CPU time of reaped children, ns; -1 when not read
+
+
+# What every interval started from now on records besides clocks and start/end memory
+# (FT_USAGE_* bits), set by set_tracking().  The peak is on by default: one
+# getrusage(RUSAGE_THREAD) at each end (~0.45 us, plus a clear_refs write at a start when
+# the RSS has come down from a peak) is its whole cost.  CPU time is off by default: the
+# process-wide reading walks the thread group (~0.9 us, ~0.3 us more for the children) at
+# each end, which would take a plain begin() under 40x cheaper than amltk's; see
+# docs/compat.md and benchmarks/test_tracking.py for the measurements.
+cdef int _what = FT_USAGE_PEAK
+cdef bint _want_peak = True
+cdef bint _want_cpu = False
 
 
 cdef int _psutil_read(int64_t *rss, int64_t *vms) except -1:
@@ -109,9 +137,8 @@ cdef inline int _read_memory(int64_t *rss, int64_t *vms) except -1:
     return _psutil_read(rss, vms)
 
 
-cdef inline int _mark_start(Mark *m, int kind) except -1:
-    """Memory first, then the clocks last, so time starts as late as possible."""
-    _read_memory(&m.rss, &m.vms)
+cdef inline int _mark_clocks_start(Mark *m, int kind) except -1:
+    """The clocks of a start, read last so that time starts as late as possible."""
     if kind == WALL:
         m.t = ft_wall_ns()
         m.mono = ft_mono_ns()
@@ -124,8 +151,8 @@ cdef inline int _mark_start(Mark *m, int kind) except -1:
     return 0
 
 
-cdef inline int _mark_stop(Mark *m, int kind) except -1:
-    """Clocks first, then memory, so time stops as early as possible."""
+cdef inline int _mark_clocks_stop(Mark *m, int kind) except -1:
+    """The clocks of a stop, read first so that time stops as early as possible."""
     if kind == WALL:
         m.mono = ft_mono_ns()
         m.t = ft_wall_ns()
@@ -135,7 +162,135 @@ cdef inline int _mark_stop(Mark *m, int kind) except -1:
     else:
         m.t = ft_process_ns()
         m.mono = m.t
-    return _read_memory(&m.rss, &m.vms)
+    return 0
+
+
+# -- peaks of nested and overlapping intervals -----------------------------------------
+#
+# The kernel keeps one high-water mark per process, and an interval's start resets it (when
+# the RSS has come down from a peak since the last reset).  So every interval that is open
+# at a reset must first be given the peak the reset is about to forget.  The open intervals
+# with peak tracking form a doubly linked list in the order they started (borrowed
+# pointers: a Span unlinks itself when it stops or is freed).  Invariant: the peak of open
+# interval k since its start is max(peak_k, peak_k+1, ..., peak_last, kernel mark now).
+# * start: fold the kernel mark into the last open interval, reset, append;
+# * stop: peak = max(own, the later ones', kernel mark, end RSS); unlink and fold it into
+#   the interval before (which was open for all of it).
+# Nested intervals stop last-first, so the walk over later ones is empty in practice.
+# Every call holds the GIL, so the list needs no lock; a forked child has its own copy.
+
+cdef void *_open_tail = NULL
+
+
+cdef inline void _fold(void *target, int64_t peak) noexcept:
+    if target != NULL and peak > (<Span>target)._peak:
+        (<Span>target)._peak = peak
+
+
+cdef inline void _peak_open(Span s, int64_t maxrss) noexcept:
+    global _open_tail
+    if s._linked:
+        _peak_unlink(s)
+    if _open_tail != NULL:  # the intervals open now need the mark the reset forgets
+        _fold(_open_tail, ft_peak_trusted(maxrss, s._start.rss))
+    # Reset only when the mark is above the RSS now (a peak has come and gone since the
+    # last reset): in a steady loop the mark is already the RSS and the write is skipped.
+    if maxrss > s._start.rss or not ft_peak_ready():
+        ft_peak_reset()
+    s._peak = s._start.rss
+    s._prev = _open_tail
+    s._next = NULL
+    if _open_tail != NULL:
+        (<Span>_open_tail)._next = <void *>s
+    _open_tail = <void *>s
+    s._linked = True
+
+
+cdef inline void _peak_unlink(Span s) noexcept:
+    """Take ``s`` out of the open list, giving its peak to the interval before it."""
+    global _open_tail
+    cdef void *prev = s._prev
+    cdef void *nxt = s._next
+    if prev != NULL:
+        (<Span>prev)._next = nxt
+    if nxt != NULL:
+        (<Span>nxt)._prev = prev
+    else:
+        _open_tail = prev
+    _fold(prev, s._peak)
+    s._prev = NULL
+    s._next = NULL
+    s._linked = False
+
+
+cdef inline void _peak_close(Span s, int64_t maxrss) noexcept:
+    cdef int64_t peak = s._peak
+    cdef int64_t trusted = ft_peak_trusted(maxrss, s._end.rss)
+    cdef void *later = s._next
+    if trusted > peak:
+        peak = trusted
+    if s._end.rss > peak:
+        peak = s._end.rss
+    while later != NULL:  # intervals started inside this one and still open
+        if (<Span>later)._peak > peak:
+            peak = (<Span>later)._peak
+        later = (<Span>later)._next
+    s._peak = peak
+    if s._linked:
+        _peak_unlink(s)
+
+
+def set_tracking(peak=None, cpu=None):
+    """Choose what intervals started from now on record besides clocks and memory.
+
+    Args:
+        peak: Record the peak RSS of each interval (None: leave as is).
+        cpu: Record the process's CPU time, and its reaped children's, inside each
+            interval (None: leave as is).
+
+    Returns:
+        ``(peak, cpu)`` as they were before the call.
+    """
+    global _want_peak, _want_cpu, _what
+    before = (_want_peak, _want_cpu)
+    if peak is not None:
+        _want_peak = bool(peak)
+    if cpu is not None:
+        _want_cpu = bool(cpu)
+    _what = (FT_USAGE_PEAK if _want_peak else 0) | (
+        FT_USAGE_CPU | FT_USAGE_CHILDREN if _want_cpu else 0)
+    return before
+
+
+def tracking():
+    """Return ``(peak, cpu)``: what intervals started now record (see ``set_tracking``)."""
+    return (_want_peak, _want_cpu)
+
+
+def peak_backend():
+    """Return how peaks are read: "linux-clear_refs", or "start-end" where the platform has
+    no resettable peak (an interval's peak is then the larger of its start and end RSS)."""
+    if ft_peak_init() == 0:
+        return ft_peak_backend().decode("ascii")
+    return "start-end"
+
+
+def _force_no_peak(bint on):
+    """Act as a platform without a resettable peak, as macOS and Windows (test hook).
+
+    Args:
+        on: True for start/end peaks, False to go back to the kernel's mark (if any).
+    """
+    ft_peak_force_none(on)
+
+
+def read_usage():
+    """Return ``(cpu_ns, children_cpu_ns, maxrss)`` now: CPU time of this process and of its
+    reaped children (ns), and the kernel's raw peak RSS since the last reset (bytes); -1
+    for what this platform cannot read."""
+    cdef int64_t cpu, children, maxrss
+    ft_usage_read(FT_USAGE_CPU | FT_USAGE_CHILDREN | FT_USAGE_PEAK, &cpu, &children, &maxrss)
+    return cpu, children, maxrss
 
 
 def wall_ns():
@@ -201,6 +356,14 @@ cdef inline object _bytes_in(int64_t value, int unit):
     return value / _UNIT_DIV[unit]
 
 
+cdef inline object _cpu_seconds(int64_t start, int64_t end):
+    # NaN when not read, or when the end is older than the start (a span stopped in a
+    # forked child, whose CPU clocks start again from zero).
+    if start < 0 or end < start:
+        return float("nan")
+    return (end - start) / 1e9
+
+
 cpdef int kind_code(object kind, int default=WALL) except -1:
     """Map a timer kind (None, a ``Timer.Kind`` or its string) to its code."""
     if kind is None:
@@ -238,6 +401,13 @@ cdef class Span:
 
     cdef Mark _start
     cdef Mark _end
+    # Peak RSS in bytes (running maximum while open, the interval's peak once done; -1
+    # when not recorded), what was tracked (FT_USAGE_* bits), and the open-list links.
+    cdef int64_t _peak
+    cdef int _track
+    cdef bint _linked
+    cdef void *_prev
+    cdef void *_next
     cdef public int _kind
     cdef public int _unit
     cdef public int _state
@@ -251,18 +421,54 @@ cdef class Span:
         self._unit = BYTES
         self._time = None
         self._memory = None
+        self._peak = -1
+        self._track = 0
+        self._linked = False
+        self._prev = NULL
+        self._next = NULL
+
+    def __dealloc__(self):
+        if self._linked:  # freed while running: leave the open list consistent
+            _peak_unlink(self)
 
     cdef inline int _begin(self, int kind, int unit) except -1:
+        """Start: memory, then the usage figures (and the peak bookkeeping), then clocks."""
+        cdef int what = _what
+        cdef int64_t maxrss
         self._kind = kind
         self._unit = unit
         self._time = None
         self._memory = None
         self._state = SPAN_RUNNING
-        _mark_start(&self._start, kind)
+        self._track = what
+        _read_memory(&self._start.rss, &self._start.vms)
+        if what:
+            ft_usage_read(what, &self._start.cpu, &self._start.cpu_children, &maxrss)
+            if what & FT_USAGE_PEAK:
+                _peak_open(self, maxrss)
+            elif self._linked:
+                _peak_unlink(self)
+        else:
+            self._start.cpu = -1
+            self._start.cpu_children = -1
+            if self._linked:
+                _peak_unlink(self)
+        _mark_clocks_start(&self._start, kind)
         return 0
 
     cdef inline int _finish(self) except -1:
-        _mark_stop(&self._end, self._kind)
+        """Stop: clocks, then the usage figures, then memory."""
+        cdef int what = self._track
+        cdef int64_t maxrss = -1
+        _mark_clocks_stop(&self._end, self._kind)
+        if what:
+            ft_usage_read(what, &self._end.cpu, &self._end.cpu_children, &maxrss)
+        else:
+            self._end.cpu = -1
+            self._end.cpu_children = -1
+        _read_memory(&self._end.rss, &self._end.vms)
+        if what & FT_USAGE_PEAK:
+            _peak_close(self, maxrss)
         self._state = SPAN_DONE
         return 0
 
@@ -303,6 +509,37 @@ cdef class Span:
             self._start.t / 1e9, self._end.t / 1e9, dur / 1e9,
             _bytes_in(self._start.rss, self._unit), _bytes_in(self._end.rss, self._unit),
             _bytes_in(self._start.vms, self._unit), _bytes_in(self._end.vms, self._unit),
+        )
+
+    def _raw_usage(self):
+        """Return ``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span: the peak RSS in
+        the span's unit, CPU seconds of this process and of its reaped children inside the
+        span; NaN for what was not recorded (or while the span runs)."""
+        cdef double nan = float("nan")
+        cdef int64_t peak
+        if self._state != SPAN_DONE:
+            return (nan, nan, nan)
+        if self._track & FT_USAGE_PEAK:
+            peak = self._peak
+            if self._start.rss > peak:
+                peak = self._start.rss
+            if self._end.rss > peak:
+                peak = self._end.rss
+            peak_out = _bytes_in(peak, self._unit)
+        else:
+            peak_out = nan
+        return (
+            peak_out,
+            _cpu_seconds(self._start.cpu, self._end.cpu),
+            _cpu_seconds(self._start.cpu_children, self._end.cpu_children),
+        )
+
+    def _raw_usage_ns(self):
+        """Return ``(track, peak, start_cpu, end_cpu, start_children, end_children)`` as
+        integers (FT_USAGE_* bits, bytes, ns; -1 when not read), for tests of the core."""
+        return (
+            self._track, self._peak, self._start.cpu, self._end.cpu,
+            self._start.cpu_children, self._end.cpu_children,
         )
 
     def _raw_ns(self):

@@ -2,11 +2,12 @@
 
 * Each test runs in its own empty working directory, so trials that store into relative
   paths ("results", "unknown-trial-bucket") never write into the repository.
-* A guard fails any test that leaves a profiled interval running, a thread alive, or a file
-  descriptor open behind it.  Two descriptors are process-wide singletons and allowed to
-  appear: the ``/proc/self/statm`` descriptor fasttrial's Linux memory reader opens lazily
-  and keeps, and the pipe to multiprocessing's resource tracker (started by the first
-  "spawn"/"forkserver" pool and kept for the life of the process).
+* A guard fails any test that leaves a profiled interval running, a thread alive, a file
+  descriptor open or the peak/CPU tracking setting changed behind it.  Some descriptors
+  are process-wide singletons and allowed to appear: the ``/proc/self/statm``,
+  ``/proc/self/clear_refs`` and ``/proc/self/status`` descriptors fasttrial's Linux memory
+  and peak readers open lazily and keep, and the pipe to multiprocessing's resource tracker
+  (started by the first "spawn"/"forkserver" pool and kept for the life of the process).
 
 A test that leaves an interval running on purpose must say so with
 ``@pytest.mark.allow_running_profile``.
@@ -55,9 +56,9 @@ def _open_fds() -> dict[int, str] | None:
 def _allowed_new_fds() -> set[int]:
     """Descriptors that may appear during a test because they are process-wide singletons."""
     allowed: set[int] = set()
-    own_statm = f"/proc/{os.getpid()}/statm"
+    own = {f"/proc/{os.getpid()}/{name}" for name in ("statm", "clear_refs", "status")}
     for fd, target in (_open_fds() or {}).items():
-        if target == own_statm:
+        if target in own:
             allowed.add(fd)
     try:
         from multiprocessing import resource_tracker
@@ -102,6 +103,15 @@ def _running_objects() -> list[object]:
     return running
 
 
+def _tracking() -> object:
+    """What profiled intervals record (``fasttrial.profiling.tracking()``), if importable."""
+    try:
+        from fasttrial.profiling import tracking
+    except ImportError:  # the package does not import: the tests themselves will say why
+        return None
+    return tracking()
+
+
 def _describe(obj: object) -> str:
     running = getattr(obj, "_running", None)
     if running is not None:
@@ -122,10 +132,18 @@ def _leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that leaves a profiled interval running, a thread, or a descriptor."""
     threads_before = threading.active_count()
     fds_before = _open_fds()
+    tracking_before = _tracking()
 
     yield
 
     problems: list[str] = []
+
+    tracking_after = _tracking()
+    if tracking_after != tracking_before:
+        problems.append(
+            f"peak/CPU tracking left changed: {tracking_before} -> {tracking_after} "
+            "(restore it with set_tracking(**old._asdict()))"
+        )
 
     left_running = [obj for obj in _running_objects() if id(obj) not in _ACCOUNTED]
     if request.node.get_closest_marker("allow_running_profile") is None:

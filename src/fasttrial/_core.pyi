@@ -49,6 +49,21 @@ def _force_psutil_reader(on: bool) -> None:
 def memory_backend() -> str:
     """Return the name of the memory reader in use ("linux-statm", ..., or "psutil")."""
 
+def set_tracking(peak: object = None, cpu: object = None) -> tuple[bool, bool]:
+    """Choose what intervals started from now on record besides clocks and memory."""
+
+def tracking() -> tuple[bool, bool]:
+    """Return ``(peak, cpu)``: what intervals started now record (see ``set_tracking``)."""
+
+def peak_backend() -> str:
+    """Return how peaks are read: "linux-clear_refs", or "start-end"."""
+
+def _force_no_peak(on: bool) -> None:
+    """Act as a platform without a resettable peak, as macOS and Windows (test hook)."""
+
+def read_usage() -> tuple[int, int, int]:
+    """Return ``(cpu_ns, children_cpu_ns, maxrss)`` now; -1 for what cannot be read."""
+
 def kind_code(kind: object, default: int = 0) -> int:
     """Map a timer kind (None, a ``Timer.Kind`` or its string) to its code."""
 
@@ -75,6 +90,14 @@ class Span:
     ) -> tuple[int, int, int, float, float, float, float, float, float, float]:
         """``(state, kind, unit, start_s, end_s, duration_s, start_rss, end_rss, start_vms,
         end_vms)``: seconds and the span's memory unit; NaN for what is not recorded."""
+
+    def _raw_usage(self) -> tuple[float, float, float]:
+        """``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span (span's unit, seconds);
+        NaN for what was not recorded or while it runs."""
+
+    def _raw_usage_ns(self) -> tuple[int, int, int, int, int, int]:
+        """``(track, peak, start_cpu, end_cpu, start_children, end_children)`` as integers
+        (FT_USAGE_* bits, bytes, ns); -1 when not read."""
 
     def _raw_ns(self) -> tuple[int, int, int, int, int, int, int, int, int]:
         """``(state, start_t, end_t, start_mono, end_mono, start_rss, end_rss, start_vms,

@@ -38,6 +38,12 @@ TIMER_REPR = re.compile(
     r"kind=wall, unit=seconds\)"
 )
 
+#: The page's 12 profile columns, in its order, with fasttrial's three additions
+#: (``memory:peak_rss``, ``time:cpu_time``, ``time:cpu_time_children``; docs/compat.md)
+#: inserted so that the page's columns keep their order and a frame still begins with
+#: memory:start_vms memory:end_vms and ends with time:duration time:kind time:unit (what
+#: the page's truncated prints show).
+ADDED_COLUMNS = ["memory:peak_rss", "time:cpu_time", "time:cpu_time_children"]
 PROFILE_COLUMNS = [
     "memory:start_vms",
     "memory:end_vms",
@@ -45,13 +51,17 @@ PROFILE_COLUMNS = [
     "memory:start_rss",
     "memory:end_rss",
     "memory:diff_rss",
+    "memory:peak_rss",
     "memory:unit",
     "time:start",
     "time:end",
+    "time:cpu_time",
+    "time:cpu_time_children",
     "time:duration",
     "time:kind",
     "time:unit",
 ]
+N_ADDED = len(ADDED_COLUMNS)
 REPORT_HEAD_COLUMNS = ["status", "trial_seed", "exception", "traceback", "bucket"]
 
 
@@ -101,8 +111,8 @@ def test_trial_usage_example_df_has_the_20_columns_of_the_page() -> None:
     report = target_function(trial)
     df = report.df()
 
-    # "[1 rows x 20 columns]"
-    assert df.shape == (1, 20)
+    # "[1 rows x 20 columns]", and the 3 columns fasttrial adds
+    assert df.shape == (1, 20 + N_ADDED)
     assert df.index.name == "name"
     assert list(df.index) == ["some-unique-name"]
     assert list(df.columns) == [
@@ -183,7 +193,7 @@ def test_profile_example_profiler_df_has_the_12_columns_of_the_page() -> None:
     df = trial.profiler.df()
     # "[1 rows x 12 columns]", first columns memory:start_vms memory:end_vms, last
     # time:kind time:unit.
-    assert df.shape == (1, 12)
+    assert df.shape == (1, 12 + N_ADDED)
     assert list(df.index) == ["some_interval"]
     assert list(df.columns) == PROFILE_COLUMNS
     row = df.loc["some_interval"]
@@ -230,8 +240,8 @@ def test_report_example_df_has_the_19_columns_of_the_page() -> None:
         report: Trial.Report = trial.success(loss=1)
 
     df = report.df()
-    # "[1 rows x 19 columns]"
-    assert df.shape == (1, 19)
+    # "[1 rows x 19 columns]", and the 3 columns fasttrial adds
+    assert df.shape == (1, 19 + N_ADDED)
     assert list(df.index) == ["trial"]
     assert list(df.columns) == [
         *REPORT_HEAD_COLUMNS,

@@ -875,7 +875,13 @@ def _profile_into_summary(
         yield
     interval = scope.interval
     if interval is not None:
-        trial.summary.update(interval.to_dict(prefix=name))
+        # Figures the interval did not record (NaN: CPU times with CPU tracking off, the
+        # peak with peak tracking off) are left out, so the summary holds measurements only.
+        trial.summary.update(
+            (k, v)
+            for k, v in interval.to_dict(prefix=name).items()
+            if not (type(v) is float and math.isnan(v))
+        )
 
 
 _core.set_optimization_types(

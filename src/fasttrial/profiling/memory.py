@@ -2,6 +2,8 @@
 
 RSS and VMS have psutil's meanings and are read by the compiled core (``/proc/self/statm``
 through a kept descriptor on Linux, native calls on macOS and Windows, psutil elsewhere).
+The peak RSS of an interval comes from the kernel's resettable high-water mark on Linux
+(``fasttrial.profiling.peak_backend()``); see ``fasttrial.profiling.set_tracking``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Memory:
         unit: The unit of the numbers.
     """
 
-    __slots__ = ("start_rss", "start_vms", "unit")
+    __slots__ = ("_span", "start_rss", "start_vms", "unit")
 
     class Unit(str, Enum):
         """A memory unit; 1 KB is 1024 bytes."""
@@ -67,7 +69,7 @@ class Memory:
             return NA()
 
     class Interval:
-        """Memory at the start and end of an interval.
+        """Memory at the start and end of an interval, and its peak.
 
         Attributes:
             start_vms: Virtual memory size at the start, in ``unit``.
@@ -75,9 +77,13 @@ class Memory:
             end_vms: Virtual memory size at the end, in ``unit``.
             end_rss: Resident set size at the end, in ``unit``.
             unit: ``Memory.Unit`` of the numbers, or ``pandas.NA`` when unknown.
+            peak_rss: Highest resident set size between start and end, in ``unit``; NaN
+                when not recorded (peak tracking off, a frame without it).  Where the
+                platform has no resettable peak (``peak_backend() == "start-end"``) it is
+                the larger of ``start_rss`` and ``end_rss``.
         """
 
-        __slots__ = ("end_rss", "end_vms", "start_rss", "start_vms", "unit")
+        __slots__ = ("end_rss", "end_vms", "peak_rss", "start_rss", "start_vms", "unit")
 
         def __init__(
             self,
@@ -86,12 +92,14 @@ class Memory:
             end_vms: float,
             end_rss: float,
             unit: Memory.Unit | Any,
+            peak_rss: float = math.nan,
         ) -> None:
             self.start_vms = start_vms
             self.start_rss = start_rss
             self.end_vms = end_vms
             self.end_rss = end_rss
             self.unit = unit
+            self.peak_rss = peak_rss
 
         @property
         def vms_used(self) -> float:
@@ -117,10 +125,15 @@ class Memory:
                 end_vms=conv(self.end_vms, self.unit, target),
                 end_rss=conv(self.end_rss, self.unit, target),
                 unit=target,
+                peak_rss=conv(self.peak_rss, self.unit, target),
             )
 
         def to_dict(self, *, prefix: str = "") -> dict[str, Any]:
-            """Return the fields as a flat dict, with ``diff_vms``/``diff_rss`` added."""
+            """Return the fields as a flat dict, with ``diff_vms``/``diff_rss`` added.
+
+            Keys, in this order: ``start_vms``, ``end_vms``, ``diff_vms``, ``start_rss``,
+            ``end_rss``, ``diff_rss``, ``peak_rss``, ``unit`` (amltk's, with ``peak_rss``).
+            """
             return {
                 f"{prefix}start_vms": self.start_vms,
                 f"{prefix}end_vms": self.end_vms,
@@ -128,10 +141,12 @@ class Memory:
                 f"{prefix}start_rss": self.start_rss,
                 f"{prefix}end_rss": self.end_rss,
                 f"{prefix}diff_rss": self.rss_used,
+                f"{prefix}peak_rss": self.peak_rss,
                 f"{prefix}unit": self.unit,
             }
 
         def __repr__(self) -> str:
+            # amltk's repr (the seed page prints it); peak_rss is read from the attribute.
             return (
                 f"Memory.Interval(start_vms={self.start_vms!r}, start_rss={self.start_rss!r}, "
                 f"end_vms={self.end_vms!r}, end_rss={self.end_rss!r}, unit={self.unit!r})"
@@ -142,7 +157,7 @@ class Memory:
                 return NotImplemented
             return all(
                 _nan_equal(getattr(self, name), getattr(other, name))
-                for name in ("start_vms", "start_rss", "end_vms", "end_rss", "unit")
+                for name in ("start_vms", "start_rss", "end_vms", "end_rss", "unit", "peak_rss")
             )
 
         __hash__ = None  # type: ignore[assignment]
@@ -150,13 +165,21 @@ class Memory:
         def __reduce__(self) -> tuple[Any, ...]:
             return (
                 Memory.Interval,
-                (self.start_vms, self.start_rss, self.end_vms, self.end_rss, self.unit),
+                (
+                    self.start_vms,
+                    self.start_rss,
+                    self.end_vms,
+                    self.end_rss,
+                    self.unit,
+                    self.peak_rss,
+                ),
             )
 
     def __init__(self, start_vms: float, start_rss: float, unit: Memory.Unit | Any) -> None:
         self.start_vms = start_vms
         self.start_rss = start_rss
         self.unit = unit
+        self._span: Any = None  # the core's recorder behind start()/stop(), for the peak
 
     def __repr__(self) -> str:
         return (
@@ -166,9 +189,11 @@ class Memory:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Memory.Interval:
-        """Build an interval from ``start_vms``/``start_rss``/``end_vms``/``end_rss``/``unit``.
+        """Build an interval from ``start_vms``/``start_rss``/``end_vms``/``end_rss``/``unit``
+        (and ``peak_rss``).
 
-        Missing keys become NaN (numbers) or ``pandas.NA`` (unit).
+        Missing keys become NaN (numbers) or ``pandas.NA`` (unit): a frame written by amltk
+        or an older fasttrial has no ``peak_rss``.
         """
         return Memory.Interval(
             start_vms=missing_to_nan(d.get("start_vms")),
@@ -176,6 +201,7 @@ class Memory:
             end_vms=missing_to_nan(d.get("end_vms")),
             end_rss=missing_to_nan(d.get("end_rss")),
             unit=Memory.Unit.from_str(d.get("unit")),
+            peak_rss=missing_to_nan(d.get("peak_rss")),
         )
 
     @classmethod
@@ -209,6 +235,7 @@ class Memory:
             done = mem.stop()
             interval.end_vms = done.end_vms
             interval.end_rss = done.end_rss
+            interval.peak_rss = done.peak_rss
 
     @classmethod
     def start(cls, unit: Memory.Unit | UnitLike = "B") -> Memory:
@@ -218,22 +245,41 @@ class Memory:
             ValueError: If ``unit`` is not one of 'B', 'KB', 'MB', 'GB'.
         """
         code = _core.unit_code(unit)
-        rss, vms = _core.read_memory()
-        div = _DIV_BY_CODE[code]
-        return Memory(
-            start_vms=_scaled(vms, div), start_rss=_scaled(rss, div), unit=_UNIT_BY_CODE[code]
-        )
+        # A recorder of the core keeps the interval's peak (when peak tracking is on).
+        span = _core.Span()
+        span._start_recording(None, unit)
+        srss, svms = span._raw()[6:9:2]
+        mem = Memory(start_vms=svms, start_rss=srss, unit=_UNIT_BY_CODE[code])
+        mem._span = span
+        return mem
 
     def stop(self) -> Memory.Interval:
-        """Read memory now and return the interval since ``start()``."""
-        rss, vms = _core.read_memory()
+        """Read memory now and return the interval since ``start()``.
+
+        The interval's ``peak_rss`` is the peak since ``start()`` when peak tracking was on
+        at ``start()`` (NaN otherwise, and for a ``Memory`` made by hand).
+        """
+        span = self._span
         div = _FACTOR[self.unit]
+        if span is None or span._state != _RUNNING:
+            rss, vms = _core.read_memory()
+            return Memory.Interval(
+                start_vms=self.start_vms,
+                start_rss=self.start_rss,
+                end_vms=_scaled(vms, div),
+                end_rss=_scaled(rss, div),
+                unit=self.unit,
+            )
+        span._stop_recording()
+        self._span = None
+        raw = span._raw()
         return Memory.Interval(
             start_vms=self.start_vms,
             start_rss=self.start_rss,
-            end_vms=_scaled(vms, div),
-            end_rss=_scaled(rss, div),
+            end_vms=raw[9],
+            end_rss=raw[7],
             unit=self.unit,
+            peak_rss=span._raw_usage()[0],
         )
 
     @classmethod
@@ -255,6 +301,9 @@ class Memory:
         if which == "vms":
             return _scaled(vms, _DIV_BY_CODE[code])
         raise ValueError(f"Unknown memory kind {kind!r}: use 'rss' or 'vms'.")
+
+
+_RUNNING = 1  # state code of a running span in fasttrial._core.Span._raw()
 
 
 def _scaled(value: int, div: float) -> float:

@@ -53,14 +53,17 @@ class Profile:
             state, kind, unit, start, end, dur, srss, erss, svms, evms = self._raw()
             if state == 0:  # never recorded and nothing given
                 return Timer.na(), Memory.na()
+            peak, cpu, cpu_children = self._raw_usage()  # NaN while running
             time = Timer.Interval(
                 start,
                 end,
                 _KIND_BY_CODE[kind],
                 Timer.Unit.SECONDS,
                 None if state == _RUNNING else dur,
+                cpu,
+                cpu_children,
             )
-            memory = Memory.Interval(svms, srss, evms, erss, _UNIT_BY_CODE[unit])
+            memory = Memory.Interval(svms, srss, evms, erss, _UNIT_BY_CODE[unit], peak)
             if cache and state == _DONE:
                 self._time = time
                 self._memory = memory

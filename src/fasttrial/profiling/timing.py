@@ -39,7 +39,7 @@ class Timer:
         kind: Which clock the timer reads.
     """
 
-    __slots__ = ("_start_mono_ns", "kind", "start_time")
+    __slots__ = ("_start_mono_ns", "_start_usage", "kind", "start_time")
 
     class Kind(str, Enum):
         """Which clock a timer reads.
@@ -105,9 +105,15 @@ class Timer:
             end: End, in the same clock and unit.
             kind: The clock (``Timer.Kind``), or ``pandas.NA`` when unknown.
             unit: The unit (``Timer.Unit.SECONDS``), or ``pandas.NA`` when unknown.
+            cpu_time: CPU seconds (user + system, all threads) this process spent inside
+                the interval, whatever its ``kind``; NaN when not recorded (CPU tracking
+                off, see ``fasttrial.profiling.set_tracking``).
+            cpu_time_children: CPU seconds of the child processes that ended and were
+                waited for inside the interval (``RUSAGE_CHILDREN``); NaN when not
+                recorded or where the OS does not give it (Windows).
         """
 
-        __slots__ = ("_duration", "end", "kind", "start", "unit")
+        __slots__ = ("_duration", "cpu_time", "cpu_time_children", "end", "kind", "start", "unit")
 
         def __init__(
             self,
@@ -116,12 +122,16 @@ class Timer:
             kind: Timer.Kind | Any,
             unit: Timer.Unit | Any,
             duration: float | None = None,
+            cpu_time: float = math.nan,
+            cpu_time_children: float = math.nan,
         ) -> None:
             self.start = start
             self.end = end
             self.kind = kind
             self.unit = unit
             self._duration = duration
+            self.cpu_time = cpu_time
+            self.cpu_time_children = cpu_time_children
 
         @property
         def duration(self) -> float:
@@ -136,16 +146,24 @@ class Timer:
             return d if (d >= 0 or math.isnan(d)) else 0.0
 
         def to_dict(self, *, prefix: str = "") -> dict[str, Any]:
-            """Return the fields as a flat dict with keys ``{prefix}start`` ... ``{prefix}unit``."""
+            """Return the fields as a flat dict with keys ``{prefix}start`` ... ``{prefix}unit``.
+
+            Keys, in this order: ``start``, ``end``, ``cpu_time``, ``cpu_time_children``,
+            ``duration``, ``kind``, ``unit``: amltk's, with the two CPU times inserted so
+            that a row still ends with ``duration``, ``kind``, ``unit`` as amltk's does.
+            """
             return {
                 f"{prefix}start": self.start,
                 f"{prefix}end": self.end,
+                f"{prefix}cpu_time": self.cpu_time,
+                f"{prefix}cpu_time_children": self.cpu_time_children,
                 f"{prefix}duration": self.duration,
                 f"{prefix}kind": self.kind,
                 f"{prefix}unit": self.unit,
             }
 
         def __repr__(self) -> str:
+            # amltk's repr (the seed page prints it); the CPU times are attributes.
             return (
                 f"Timer.Interval(start={self.start!r}, end={self.end!r}, "
                 f"kind={self.kind!r}, unit={self.unit!r})"
@@ -160,26 +178,43 @@ class Timer:
                 and _nan_equal(self.duration, other.duration)
                 and _nan_equal(self.kind, other.kind)
                 and _nan_equal(self.unit, other.unit)
+                and _nan_equal(self.cpu_time, other.cpu_time)
+                and _nan_equal(self.cpu_time_children, other.cpu_time_children)
             )
 
         __hash__ = None  # type: ignore[assignment]
 
         def __reduce__(self) -> tuple[Any, ...]:
-            return (Timer.Interval, (self.start, self.end, self.kind, self.unit, self._duration))
+            return (
+                Timer.Interval,
+                (
+                    self.start,
+                    self.end,
+                    self.kind,
+                    self.unit,
+                    self._duration,
+                    self.cpu_time,
+                    self.cpu_time_children,
+                ),
+            )
 
     def __init__(self, start_time: float, kind: Timer.Kind | Any) -> None:
         self.start_time = start_time
         self.kind = kind
         self._start_mono_ns = _core.mono_ns()
+        # (cpu_ns, children_cpu_ns, _) when CPU tracking is on, for the interval's CPU times.
+        self._start_usage = _core.read_usage() if _core.tracking()[1] else None
 
     def __repr__(self) -> str:
         return f"Timer(start_time={self.start_time!r}, kind={self.kind!r})"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Timer.Interval:
-        """Build an interval from ``start``/``end``/``duration``/``kind``/``unit`` keys.
+        """Build an interval from ``start``/``end``/``duration``/``kind``/``unit`` keys (and
+        ``cpu_time``/``cpu_time_children``).
 
-        Missing keys become NaN (numbers) or ``pandas.NA`` (kind, unit).
+        Missing keys become NaN (numbers) or ``pandas.NA`` (kind, unit): a frame written by
+        amltk or an older fasttrial has no CPU times.
         """
         start = missing_to_nan(d.get("start"))
         end = missing_to_nan(d.get("end"))
@@ -191,6 +226,8 @@ class Timer:
             kind=Timer.Kind.from_str(d.get("kind")),
             unit=Timer.Unit.from_str(d.get("unit")),
             duration=dur,
+            cpu_time=missing_to_nan(d.get("cpu_time")),
+            cpu_time_children=missing_to_nan(d.get("cpu_time_children")),
         )
 
     @classmethod
@@ -211,6 +248,8 @@ class Timer:
             interval.start = done.start
             interval.end = done.end
             interval._duration = done._duration
+            interval.cpu_time = done.cpu_time
+            interval.cpu_time_children = done.cpu_time_children
 
     @classmethod
     def start(cls, kind: Timer.Kind | KindLike = "wall") -> Timer:
@@ -227,10 +266,25 @@ class Timer:
         """Stop the timer and return the interval (seconds)."""
         mono = _core.mono_ns()
         end = _core.now(_core.kind_code(self.kind))
+        started = getattr(self, "_start_usage", None)  # absent on a Timer made by hand
+        usage = _core.read_usage() if started is not None else None
         duration = max(mono - self._start_mono_ns, 0) / 1e9
         if self.kind == Timer.Kind.PROCESS:
             duration = max(end - self.start_time, 0.0)
-        return Timer.Interval(self.start_time, end, self.kind, Timer.Unit.SECONDS, duration)
+        cpu = cpu_children = math.nan
+        if started is not None and usage is not None:
+            cpu = _cpu_seconds(started[0], usage[0])
+            cpu_children = _cpu_seconds(started[1], usage[1])
+        return Timer.Interval(
+            self.start_time, end, self.kind, Timer.Unit.SECONDS, duration, cpu, cpu_children
+        )
+
+
+def _cpu_seconds(start_ns: int, end_ns: int) -> float:
+    """Seconds between two CPU readings; NaN if either is unknown (-1) or they go back."""
+    if start_ns < 0 or end_ns < start_ns:
+        return math.nan
+    return (end_ns - start_ns) / 1e9
 
 
 _KIND_BY_CODE = {
