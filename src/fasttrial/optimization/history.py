@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import os
 import re
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from fasttrial._corecheck import _core
@@ -25,6 +25,51 @@ _TIME_SUFFIXES = ("time:start", "time:end")
 def _by_end_time(report: Trial.Report) -> Any:
     """The default visiting order of ``incumbents()``: by end time."""
     return report.time.end
+
+
+class Reports(Sequence["Trial.Report"]):
+    """The reports of a ``History``, read-only (``History.reports``)."""
+
+    __slots__ = ("_history",)
+
+    def __init__(self, history: History) -> None:
+        self._history = history
+
+    def __len__(self) -> int:
+        return len(self._history)
+
+    @overload
+    def __getitem__(self, i: int) -> Trial.Report: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Trial.Report]: ...
+
+    def __getitem__(self, i: int | slice) -> Trial.Report | list[Trial.Report]:
+        h = self._history
+        if isinstance(i, slice):
+            return [h._report(j) for j in range(len(h))[i]]
+        return h[i]
+
+    def __iter__(self) -> Iterator[Trial.Report]:
+        return iter(self._history)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Reports, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Reports({list(self)!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("append", "extend", "insert", "pop", "remove", "clear", "sort"):
+            raise AttributeError(
+                f"History.reports is read-only (it has no {name}()): add reports with "
+                "History.add(), or copy them with list(history.reports)."
+            )
+        raise AttributeError(name)
 
 
 class History:
@@ -71,9 +116,11 @@ class History:
         return h
 
     @property
-    def reports(self) -> list[Trial.Report]:
-        """The reports, in order (a new list; reports of a loaded history are rebuilt here)."""
-        return [self._report(i) for i in range(len(self._reports))]
+    def reports(self) -> Reports:
+        """The reports, in order: a read-only sequence (add reports with ``add()``) that
+        compares equal to a list of the same reports. Reports of a loaded history are
+        rebuilt when read."""
+        return Reports(self)
 
     def add(self, report: Trial.Report | Iterable[Trial.Report]) -> None:
         """Add one report or an iterable of reports (all of them or, on an error, none).
@@ -101,9 +148,10 @@ class History:
         pending: dict[str, Metric] = {}
         for item in batch:
             self._check(item, self.metrics, pending)
-        rows = [item._row() for item in batch]
         n0 = len(self._reports)
-        self._table.extend(rows)
+        # One row at a time (no list of a batch's rows held at once); on an error the
+        # table rolls back to where it was.
+        self._table.extend(item._row() for item in batch)
         self._reports.extend(batch)
         self.metrics.update(pending)
         if self._lookup is not None:
@@ -391,7 +439,7 @@ class History:
                 # Stable like sorted(); NaN (never begun) last, as in ascending order.
                 order = np.argsort(-end if reverse else end, kind="stable")
                 return order.tolist()
-        reports = self.reports
+        reports = [self._report(i) for i in range(len(self))]
         return sorted(range(len(reports)), key=lambda i: key(reports[i]), reverse=bool(reverse))
 
     def sortby(
@@ -476,7 +524,7 @@ class History:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
             return NotImplemented
-        return self.reports == other.reports and self.metrics == other.metrics
+        return list(self) == list(other) and self.metrics == other.metrics
 
     __hash__ = None  # type: ignore[assignment]
 

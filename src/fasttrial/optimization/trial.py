@@ -34,6 +34,20 @@ T = TypeVar("T")
 
 DEFAULT_BUCKET = "unknown-trial-bucket"
 
+# "config:<key>" and "summary:<key>" column names, made once per key (a run's trials share
+# their keys; Report._row() runs for every report a History adds).
+_CONFIG_KEYS: dict[str, str] = {}
+_SUMMARY_KEYS: dict[str, str] = {}
+_PREFIXED_MAX = 65536
+
+
+def _prefixed(cache: dict[str, str], prefix: str, key: Any) -> str:
+    out = f"{prefix}{key}"
+    if type(key) is str and len(cache) < _PREFIXED_MAX:
+        cache[key] = out
+    return out
+
+
 Where = str | Path | Bucket | Callable[..., Any] | None
 
 
@@ -629,34 +643,37 @@ class Trial(_core.TrialCore, Generic[I]):
             tb = trial.traceback
             # The default bucket is not made (a PathBucket per trial) just to name it.
             bucket = trial._bucket
-            bucket_path = DEFAULT_BUCKET if bucket is None else getattr(bucket, "path", bucket)
             row: dict[str, Any] = {
                 "name": trial.name,
-                "status": self.status.value,
+                "status": self.status._value_,
                 "trial_seed": trial.seed if trial.seed else math.nan,
                 "exception": str(exc) if exc else "NA",
                 "traceback": str(tb) if tb else "NA",
-                "bucket": str(bucket_path),
+                "bucket": DEFAULT_BUCKET
+                if bucket is None
+                else str(getattr(bucket, "path", bucket)),
             }
             if metrics:
                 for m, value in zip(self._metric_defs, self._raw_values(), strict=True):
                     row[m._column] = value
             if summary and trial._summary:
+                keys = _SUMMARY_KEYS
                 for k, val in trial._summary.items():
-                    row[f"summary:{k}"] = val
+                    key = keys.get(k) if type(k) is str else None
+                    row[key if key is not None else _prefixed(keys, "summary:", k)] = val
             if configs:
+                keys = _CONFIG_KEYS
                 for k, val in trial.config.items():
-                    row[f"config:{k}"] = val
+                    key = keys.get(k) if type(k) is str else None
+                    row[key if key is not None else _prefixed(keys, "config:", k)] = val
             if profiles:
                 if trial._profiler is None:
                     # Only a begin() span, if any: no Profiler is made to read it.
                     if trial._span is not None:
-                        row.update(trial._span.to_dict())
+                        trial._span._into_row(row)
                 else:
                     for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
-                        row.update(
-                            prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}")
-                        )
+                        prof._into_row(row, "" if pname == "trial" else f"profile:{pname}")
             return row
 
         def df(
