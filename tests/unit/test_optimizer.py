@@ -175,7 +175,7 @@ def test_tell_takes_reports_of_asked_trials_once() -> None:
     stranger = Trial(name="stranger", config={}, metrics=[LOSS]).success(loss=1.0)
     with pytest.raises(ValueError, match="'stranger' is not a trial this RandomSearch asked"):
         search.tell(stranger)
-    with pytest.raises(TypeError, match="takes a Trial.Report"):
+    with pytest.raises(TypeError, match=r"takes a Trial\.Report"):
         search.tell(trial)  # type: ignore[arg-type]
 
 

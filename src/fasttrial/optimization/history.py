@@ -311,3 +311,31 @@ class History:
 
         frame = self.df(profiles=False)
         return str(frame.to_html(max_rows=2 * EDGE_ROWS))
+
+    # --- issue5 shim start ---
+    # Minimal file round trips for the `fasttrial` command, through df()/from_df(); the
+    # columnar History (issue 3) replaces this block with its own to_/from_parquet/csv
+    # (path: str | os.PathLike).
+    def to_parquet(self, path: Any) -> None:
+        """Write ``df()`` to a Parquet file (needs pyarrow)."""
+        self.df().to_parquet(path)
+
+    @classmethod
+    def from_parquet(cls, path: Any) -> History:
+        """Read a history written by ``to_parquet``."""
+        import pandas as pd
+
+        return cls.from_df(pd.read_parquet(path))
+
+    def to_csv(self, path: Any) -> None:
+        """Write ``df()`` to a CSV file."""
+        self.df().to_csv(path)
+
+    @classmethod
+    def from_csv(cls, path: Any) -> History:
+        """Read a history written by ``to_csv``."""
+        import pandas as pd
+
+        return cls.from_df(pd.read_csv(path))
+
+    # --- issue5 shim end ---
