@@ -140,7 +140,7 @@ def run_loop(
     return history
 
 
-def measure_costs(trials: int, seed: int, *, quick: bool = False) -> dict[str, float]:
+def measure_costs(seed: int) -> dict[str, float]:
     """Seconds per trial of fasttrial's calls, with empty bodies (see the module docstring).
 
     Returns:
@@ -190,7 +190,7 @@ def measure_costs(trials: int, seed: int, *, quick: bool = False) -> dict[str, f
         with nullcontext(), nullcontext(), nullcontext():
             pass
 
-    repeats = 5 if quick else 9
+    repeats = 9
     blocks = median_interleaved(
         {"bare": bare, "profiled": profiled, "reference": reference},
         repeats=repeats,
@@ -246,11 +246,11 @@ def run_demo(
         path = out / HISTORY_FILE
         history.to_parquet(path)
         result.saved = path
-    result.costs = measure_costs(trials, seed)
+    result.costs = measure_costs(seed)
     return result
 
 
-def render(result: DemoResult, trials: int, seed: int) -> Any:
+def render(result: DemoResult) -> Any:
     """A rich renderable of the demo's outcome."""
     from rich.table import Table
 
@@ -258,7 +258,7 @@ def render(result: DemoResult, trials: int, seed: int) -> Any:
     n = len(history)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(overflow="fold")
     per = result.loop_seconds / max(n, 1)
     grid.add_row("trials", f"{n} in {result.loop_seconds:.2f} s ({per * 1e3:.3f} ms/trial)")
     grid.add_row(

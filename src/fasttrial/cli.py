@@ -32,9 +32,9 @@ def _trials(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--trials must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--trials must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -42,9 +42,9 @@ def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -178,11 +178,12 @@ def _demo(args: argparse.Namespace) -> int:
         result = _demo.run_demo(
             args.trials, args.seed, out, progress=not args.no_progress, console=console
         )
-    except ImportError as error:
-        raise CLIError(f"saving the history as Parquet needs pyarrow ({error})") from None
+    except ImportError as error:  # pyarrow (Parquet) missing or broken
+        first = (str(error).strip().splitlines() or ["ImportError"])[0]
+        raise CLIError(f"a package is missing: {first}") from None
     except OSError as error:
         raise CLIError(f"cannot write to {out}: {error.strerror or error}") from None
-    console.print(_demo.render(result, args.trials, args.seed))
+    console.print(_demo.render(result))
     return 0
 
 

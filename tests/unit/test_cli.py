@@ -96,10 +96,10 @@ def test_demo_sometimes_fails_trials() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--trials", "-5"], "--trials must be at least 1, got -5"),
-        (["--trials", "0"], "--trials must be at least 1, got 0"),
-        (["--trials", "many"], "--trials must be a whole number, got 'many'"),
-        (["--seed", "-1"], "--seed must be >= 0"),
+        (["--trials", "-5"], "argument --trials: must be at least 1, got -5"),
+        (["--trials", "0"], "argument --trials: must be at least 1, got 0"),
+        (["--trials", "many"], "argument --trials: must be a whole number, got 'many'"),
+        (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
     ],
 )
 def test_demo_bad_arguments_one_line_no_traceback(
@@ -140,12 +140,23 @@ def test_show_prints_summary_and_writes_png(demo_run: tuple[Path, str], tmp_path
     assert f"wrote {png}" in text.replace("\n", "")
 
 
-@needs_mpl
-def test_show_default_png_next_to_history(tmp_path: Path) -> None:
+def test_show_default_png_next_to_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fasttrial import _show
+
+    written: list[Path] = []
+
+    def fake_plot(summary: object, path: Path) -> bool:  # matplotlib is tested above
+        written.append(path)
+        path.write_bytes(b"png")
+        return True
+
+    monkeypatch.setattr(_show, "plot_png", fake_plot)
     path = _small_history(tmp_path, "csv")
-    # (in a subprocess: matplotlib keeps its font files open for the life of the process)
-    assert run("show", str(path)).returncode == 0
-    assert (tmp_path / "h-history-incumbents.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["show", str(path)]) == 0
+    assert written == [tmp_path / "h-history-incumbents.png"]
+    assert "wrote" in capsys.readouterr().out
 
 
 def test_show_reads_csv_and_directories(
