@@ -300,6 +300,15 @@ def plot_png(summary: Summary, path: Path) -> bool:
         values = [v for _, v in pts] or ys
         if min(values) > 0 and max(values) / min(values) > 100:
             ax.set_yscale("log")
+        else:  # keep the incumbent readable: clip the worst 5% of the dots off the axis
+            ranked = sorted(values)
+            cut = ranked[int(0.05 * (len(ranked) - 1))] if not metric.minimize else None
+            top = ranked[int(0.95 * (len(ranked) - 1))] if metric.minimize else None
+            lo = min(ys) if cut is None else min(cut, min(ys))
+            hi = max(ys) if top is None else max(top, max(ys))
+            if hi > lo:
+                pad = 0.05 * (hi - lo)
+                ax.set_ylim(lo - pad, hi + pad)
         direction = "minimize" if metric.minimize else "maximize"
         ax.set_ylabel(f"{name} ({direction})")
         ax.set_xlabel("time since the first trial started (s)")
