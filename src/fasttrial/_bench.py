@@ -152,17 +152,40 @@ def time_batch(fn: Callable[[], Any], n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def median_interleaved(
+def interleaved_samples(
     fns: dict[str, Callable[[], Any]], *, repeats: int, batch_seconds: float
-) -> dict[str, float]:
-    """Median seconds per call of each function, batches interleaved (order alternating)."""
+) -> dict[str, list[float]]:
+    """Seconds per call of each function in each of ``repeats`` rounds; within a round every
+    function runs one batch, in an order that alternates between rounds."""
     names = list(fns)
     sizes = {name: batch_size(fn, batch_seconds) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names if r % 2 == 0 else names[::-1]:
             samples[name].append(time_batch(fns[name], sizes[name]))
+    return samples
+
+
+def median_interleaved(
+    fns: dict[str, Callable[[], Any]], *, repeats: int, batch_seconds: float
+) -> dict[str, float]:
+    """Median seconds per call of each function, batches interleaved (order alternating)."""
+    samples = interleaved_samples(fns, repeats=repeats, batch_seconds=batch_seconds)
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def median_excess(
+    fns: dict[str, Callable[[], Any]], base: str, *, repeats: int, batch_seconds: float
+) -> dict[str, float]:
+    """Seconds per call each function costs beyond ``fns[base]``: the median over rounds of
+    the difference within a round (batches run back to back, so slow drift of a shared
+    machine cancels), clamped at 0."""
+    samples = interleaved_samples(fns, repeats=repeats, batch_seconds=batch_seconds)
+    return {
+        name: max(0.0, statistics.median(a - b for a, b in zip(s, samples[base], strict=True)))
+        for name, s in samples.items()
+        if name != base
+    }
 
 
 @contextmanager

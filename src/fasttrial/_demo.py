@@ -14,7 +14,8 @@ Each trial is ``optimizer.ask()``, ``with trial.begin():`` around the evaluation
 
 The profiling cost is measured after the loop, in the same process: the three profiled
 blocks of a trial (``begin``, ``fit``, ``score``) with empty bodies, timed against the same
-code without them (median of interleaved batches), and multiplied by the number of trials;
+code without them (batches back to back, 15 rounds, the median of the per-round
+differences), and multiplied by the number of trials;
 likewise the whole per-trial bookkeeping (ask, Trial, profiling, success, tell, History.add)
 and, for comparison, the three blocks done the amltk way (``fasttrial._reference``:
 ``time.time()`` and a new ``psutil.Process()`` at each boundary). Each is shown per trial
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from fasttrial._bench import median_interleaved
+from fasttrial._bench import median_excess
 from fasttrial.optimization import History, Metric, RandomSearch, Trial
 
 SPACE: dict[str, Any] = {
@@ -186,24 +187,13 @@ def measure_costs(seed: int) -> dict[str, float]:
         optimizer.tell(report)
         history.add(report)
 
-    def bare_trial() -> None:
-        with nullcontext(), nullcontext(), nullcontext():
-            pass
-
-    repeats = 9
-    blocks = median_interleaved(
-        {"bare": bare, "profiled": profiled, "reference": reference},
-        repeats=repeats,
+    excess = median_excess(
+        {"bare": bare, "profiling": profiled, "bookkeeping": whole_trial, "reference": reference},
+        "bare",
+        repeats=15,
         batch_seconds=0.004,
     )
-    whole = median_interleaved(
-        {"bare": bare_trial, "whole": whole_trial}, repeats=repeats, batch_seconds=0.004
-    )
-    return {
-        "profiling": max(0.0, blocks["profiled"] - blocks["bare"]),
-        "bookkeeping": max(0.0, whole["whole"] - whole["bare"]),
-        "reference": max(0.0, blocks["reference"] - blocks["bare"]),
-    }
+    return excess
 
 
 def run_demo(

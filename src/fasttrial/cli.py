@@ -56,7 +56,8 @@ trial.profile("fit") and trial.profile("score") inside). Prints the best configu
 status counts and what fasttrial cost, then saves the history as DIR/history.parquet.
 
 What the costs mean: after the loop, the three profiled blocks of a trial are timed with
-empty bodies against the same code without them (median of interleaved batches); that
+empty bodies against the same code without them (batches back to back, median of 15
+per-round differences); that
 difference per trial, times the number of trials, over the loop's wall time, is the
 "profiling" share. "all fasttrial calls" does the same for a whole empty trial (ask, Trial,
 the three blocks, success, tell, History.add). "amltk way" is the three blocks done as amltk
