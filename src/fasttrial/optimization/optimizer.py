@@ -64,13 +64,12 @@ class SearchSpaceError(ValueError):
 
 @runtime_checkable
 class Optimizer(Protocol):
-    """What an optimizer offers: trials out with ``ask()``, reports in with ``tell()``.
+    """What an optimizer offers: trials out with ``ask()``, reports in with ``tell()``."""
 
-    Attributes:
-        metrics: The metrics every asked trial carries, by name.
-    """
-
-    metrics: Mapping[str, Metric]
+    @property
+    def metrics(self) -> Mapping[str, Metric]:
+        """The metrics every asked trial carries, by name."""
+        ...
 
     @overload
     def ask(self, n: None = None) -> Trial[Any]: ...
