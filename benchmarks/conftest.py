@@ -3,8 +3,8 @@
 Each group measures one operation through several implementations:
 
 * ``fasttrial``: this package;
-* ``reference``: ``_reference.py``, the pure-Python way amltk 1.10 does it
-  (``time.time()`` and a fresh ``psutil.Process()`` at each interval boundary);
+* ``reference``: ``fasttrial._reference`` (src/fasttrial/_reference.py), the pure-Python way
+  amltk 1.10 does it (``time.time()`` and a fresh ``psutil.Process()`` at each interval boundary);
 * ``floor``: the cheapest thing of the same shape (an empty context manager);
 * ``amltk``: amltk itself, only when it is importable (never a dependency).
 

@@ -1,6 +1,7 @@
 """Random-search HPO over the Branin function, every trial profiled by fasttrial.
 
-The "main job" of the README::
+The README's main job is ``fasttrial demo`` (a similar loop, built in); this script is the
+same idea as a plain file to read and adapt::
 
     pip install . && python examples/hpo_loop.py
 

@@ -78,23 +78,16 @@ def titled_panel(
     return Panel(Group(*parts), title=title, title_align="left")
 
 
-def df_table(
-    df: pd.DataFrame, *, title: str, edge_rows: int = EDGE_ROWS, total: int | None = None
-) -> Table:
-    """A rich table of ``df``; a long frame shows its first and last ``edge_rows`` rows.
-
-    ``total``: the row count of the whole, when ``df`` holds only its first and last
-    ``edge_rows`` rows (a big history never makes its full frame to be displayed).
-    """
+def df_table(df: pd.DataFrame, *, title: str, edge_rows: int = EDGE_ROWS) -> Table:
+    """A rich table of ``df``; a long frame shows its first and last ``edge_rows`` rows."""
     table = Table(title=title, expand=False, show_lines=False)
     index_name = df.index.name or ""
     table.add_column(str(index_name), style="bold")
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
-    n = len(df) if total is None else total
+    n = len(df)
     if n > 2 * edge_rows:
-        m = len(df)
-        parts = [(df.iloc[:edge_rows], False), (df.iloc[m - edge_rows :], True)]
+        parts = [(df.iloc[:edge_rows], False), (df.iloc[n - edge_rows :], True)]
     else:
         parts = [(df, False)]
     for part, after_gap in parts:
@@ -119,11 +112,158 @@ def render_text(obj: Any, width: int = 100) -> str:
 
 
 def render_html(obj: Any, width: int = 100) -> str:
-    """Render ``obj``'s rich form to an HTML ``<pre>`` block."""
-    console = Console(width=width, record=True, file=_Null())
+    """Render ``obj``'s rich form to an HTML ``<pre>`` block, colors as inline styles."""
+    console = Console(width=width, record=True, file=_Null(), force_terminal=True)
     console.print(obj)
-    body = console.export_text(styles=False)
-    return f'<pre style="white-space: pre; font-family: monospace">{html.escape(body)}</pre>'
+    return console.export_html(
+        inline_styles=True,
+        code_format='<pre style="white-space: pre; font-family: monospace">{code}</pre>',
+    )
+
+
+# -- profiler and history: bounded tables, never a frame of the whole thing -----------------
+
+
+def _edges(n: int, edge_rows: int) -> tuple[range, range | None]:
+    """The row ranges to show of ``n`` rows: all of them, or a head and a tail."""
+    if n <= 2 * edge_rows:
+        return range(n), None
+    return range(edge_rows), range(n - edge_rows, n)
+
+
+def _gap(n: int, edge_rows: int) -> str:
+    return f"... {n - 2 * edge_rows} more rows ..."
+
+
+def profiler_table(profiler: Any, *, edge_rows: int = EDGE_ROWS) -> Table:
+    """A table of a ``Profiler``'s intervals (name, duration, kind, memory used), reading
+    only the intervals it shows; a long profiler shows its first and last ``edge_rows``."""
+    names = list(profiler.profiles)
+    head, tail = _edges(len(names), edge_rows)
+    table = Table(title=f"Profiler ({len(names)} intervals)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("duration", justify="right")
+    table.add_column("kind")
+    table.add_column("rss used", justify="right")
+    table.add_column("vms used", justify="right")
+    table.add_column("unit")
+    for part in (head, tail):
+        if part is None:
+            continue
+        if part is tail:
+            table.add_row(_gap(len(names), edge_rows), "", "", "", "", "")
+        for i in part:
+            interval = profiler.profiles[names[i]]
+            t, m = interval.time, interval.memory
+            table.add_row(
+                names[i],
+                f"{t.duration:.6g} s",
+                str(t.kind),
+                f"{m.rss_used:+.6g}",
+                f"{m.vms_used:+.6g}",
+                str(m.unit),
+            )
+    return table
+
+
+def profiler_html(profiler: Any, *, edge_rows: int = EDGE_ROWS) -> str:
+    """HTML (a ``<table>``) of ``profiler_table``'s rows."""
+    return render_html(profiler_table(profiler, edge_rows=edge_rows))
+
+
+#: Columns of a history's display, by prefix or name, in this order (the rest is left out:
+#: tracebacks, buckets, raw start/end times and memory figures).
+_HISTORY_COLUMNS = ("status", "metric:", "config:", "time:duration", "memory:diff_rss")
+
+
+def _history_frames(history: Any, edge_rows: int) -> tuple[int, list[pd.DataFrame]]:
+    """``len(history)`` and the frames of its head and tail slices (or of all of it)."""
+    n = len(history)
+    head, tail = _edges(n, edge_rows)
+    frames = [history[head.start : head.stop].df(normalize_time=False)]
+    if tail is not None:
+        frames.append(history[tail.start : tail.stop].df(normalize_time=False))
+    return n, frames
+
+
+def _history_columns(frame: pd.DataFrame) -> list[str]:
+    cols: list[str] = []
+    for key in _HISTORY_COLUMNS:
+        cols.extend(
+            c for c in frame.columns if c == key or (key.endswith(":") and c.startswith(key))
+        )
+    if "exception" in frame.columns:
+        cols.append("exception")
+    return cols
+
+
+def _history_cell(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = _cell(value)
+    if text in ("<NA>", "NA", "nan"):
+        return ""
+    if column == "exception" and len(text) > 40:
+        return text[:39] + "\u2026"
+    return text
+
+
+def history_title(history: Any) -> str:
+    """``History (N reports; metric, ...)``."""
+    metrics = ", ".join(str(m) for m in history.metrics.values()) or "no metrics"
+    return f"History ({len(history)} reports; {metrics})"
+
+
+def history_renderable(history: Any, *, edge_rows: int = EDGE_ROWS) -> RenderableType:
+    # (wire as History.__rich__; see history_html for _repr_html_)
+    """A rich table of a history: all rows of a short one, else the first and last
+    ``edge_rows``. Reads only ``len(history)``, the head and tail slices' ``df()`` and
+    ``history.metrics``, so it costs the same for a million reports as for twenty."""
+    n, frames = _history_frames(history, edge_rows)
+    if n == 0:
+        return Text(history_title(history), style="bold")
+    table = Table(title=history_title(history), title_justify="left")
+    columns = _history_columns(frames[0])
+    for extra in frames[1:]:
+        columns.extend(c for c in _history_columns(extra) if c not in columns)
+    table.add_column("name", style="bold")
+    for c in columns:
+        header = c.removeprefix("metric:").removeprefix("config:")
+        header = {"time:duration": "duration (s)", "memory:diff_rss": "rss used"}.get(c, header)
+        table.add_column(header, overflow="fold")
+    for k, frame in enumerate(frames):
+        if k == 1:
+            table.add_row(_gap(n, edge_rows), *([""] * len(columns)))
+        for name, row in zip(frame.index, frame.to_dict("records"), strict=True):
+            table.add_row(str(name), *(_history_cell(c, row.get(c)) for c in columns))
+    return table
+
+
+def history_html(history: Any, *, edge_rows: int = EDGE_ROWS) -> str:
+    """An HTML ``<table>`` of ``history_renderable``'s rows (bounded the same way)."""
+    n, frames = _history_frames(history, edge_rows)
+    esc = html.escape
+    parts = [f"<table><caption>{esc(history_title(history))}</caption>"]
+    if n:
+        columns = _history_columns(frames[0])
+        for extra in frames[1:]:
+            columns.extend(c for c in _history_columns(extra) if c not in columns)
+        parts.append(
+            "<thead><tr><th>name</th>"
+            + "".join(f"<th>{esc(c)}</th>" for c in columns)
+            + "</tr></thead><tbody>"
+        )
+        for k, frame in enumerate(frames):
+            if k == 1:
+                parts.append(
+                    f'<tr><td colspan="{len(columns) + 1}">{esc(_gap(n, edge_rows))}</td></tr>'
+                )
+            for name, row in zip(frame.index, frame.to_dict("records"), strict=True):
+                cells = "".join(f"<td>{esc(_history_cell(c, row.get(c)))}</td>" for c in columns)
+                parts.append(f"<tr><th>{esc(str(name))}</th>{cells}</tr>")
+        parts.append("</tbody>")
+    parts.append("</table>")
+    return "".join(parts)
 
 
 class _Null(io.StringIO):

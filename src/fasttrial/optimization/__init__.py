@@ -1,9 +1,11 @@
-"""Optimization: ``Trial`` (with ``Trial.Report`` and ``Trial.Status``), ``Metric``, ``History``."""
+"""Optimization: ``Trial`` (with ``Trial.Report`` and ``Trial.Status``), ``Metric``, ``History``,
+and the ask/tell ``Optimizer`` protocol with ``RandomSearch``."""
 
 from __future__ import annotations
 
 from fasttrial.optimization.history import History
 from fasttrial.optimization.metric import Metric
+from fasttrial.optimization.optimizer import Optimizer, RandomSearch, SearchSpaceError
 from fasttrial.optimization.trial import Trial
 
-__all__ = ["History", "Metric", "Trial"]
+__all__ = ["History", "Metric", "Optimizer", "RandomSearch", "SearchSpaceError", "Trial"]

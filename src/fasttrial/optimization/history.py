@@ -608,28 +608,12 @@ class History:
 
         return cls.from_df(read_csv(path))
 
-    def _edge_positions(self) -> list[int]:
-        from fasttrial._display import EDGE_ROWS
-
-        n = len(self)
-        if n <= 2 * EDGE_ROWS:
-            return list(range(n))
-        return [*range(EDGE_ROWS), *range(n - EDGE_ROWS, n)]
-
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import df_table
+        from fasttrial._display import history_renderable
 
-        frame = self._take(self._edge_positions()).df(profiles=False)
-        return df_table(frame, title=f"History ({len(self)} reports)", total=len(self))
+        return history_renderable(self)
 
     def _repr_html_(self) -> str:
-        from fasttrial._display import EDGE_ROWS
+        from fasttrial._display import history_html
 
-        n = len(self)
-        frame = self._take(self._edge_positions()).df(profiles=False)
-        table = str(frame.to_html(max_rows=2 * EDGE_ROWS))
-        if n > len(frame):
-            note = f"first and last {EDGE_ROWS} of {n} reports shown"
-        else:
-            note = f"{n} reports"
-        return f"<p><b>History</b> ({note})</p>\n{table}"
+        return history_html(self)

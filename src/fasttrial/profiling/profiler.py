@@ -357,9 +357,14 @@ class Profiler(_core.ProfilerCore, Mapping):
         )
 
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import df_table
+        from fasttrial._display import profiler_table
 
-        return df_table(self.df(), title="Profiler")
+        return profiler_table(self)
+
+    def _repr_html_(self) -> str:
+        from fasttrial._display import profiler_html
+
+        return profiler_html(self)
 
 
 _ROW_KEYS: dict[str, tuple[str, ...]] = {}

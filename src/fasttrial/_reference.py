@@ -1,6 +1,7 @@
 """A small pure-Python reference: the way amltk 1.10 profiles a trial, without amltk.
 
-The benchmarks measure fasttrial next to this reference so that a ratio can be read in one
+``fasttrial bench`` and the benchmarks (``benchmarks/``) measure fasttrial next to this
+reference so that a ratio can be read in one
 run on any machine.  It does what amltk does on the hot path, and nothing more:
 
 * every interval boundary reads ``time.time()`` and makes a new ``psutil.Process()`` to call

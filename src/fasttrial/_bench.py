@@ -1,0 +1,244 @@
+"""Same-run timings of fasttrial's hot operations next to the amltk way, for ``fasttrial bench``
+and the benchmark suite's ratio test.
+
+Each operation is run through several implementations of the same API:
+
+* ``fasttrial``: this package;
+* ``reference``: ``fasttrial._reference``, a small pure-Python implementation of what amltk
+  1.10 does on the hot path (``time.time()`` and a fresh ``psutil.Process()`` at every
+  interval boundary);
+* ``amltk``: amltk itself, when it is importable (never a dependency);
+* ``floor``: an empty ``with contextlib.nullcontext(): pass``, the cheapest thing of the
+  same shape, for scale.
+
+Timing: ``time.perf_counter`` around batches of calls sized to last a few milliseconds (so
+the clock's resolution does not matter), repeated, implementations interleaved (the order
+alternates between repeats, so drift on a noisy machine hits all alike); the median of the
+repeats is kept. Ratios of medians from the same run carry over from machine to machine far
+better than the absolute times.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+IMPLS = ("fasttrial", "reference", "amltk")
+
+
+def have_amltk() -> bool:
+    """Whether amltk can be imported here."""
+    return importlib.util.find_spec("amltk") is not None
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation of the API: the names a benchmark needs from it."""
+
+    name: str
+    Trial: Any
+    Metric: Any
+    History: Any
+
+
+def _load_amltk() -> ModuleType:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # amltk's dependencies may warn on import
+        import amltk.optimization
+
+    return amltk.optimization
+
+
+def load_impl(name: str) -> Impl:
+    """Return the implementation called ``name`` ('fasttrial', 'reference' or 'amltk')."""
+    if name == "fasttrial":
+        from fasttrial.optimization import History, Metric, Trial
+
+        return Impl("fasttrial", Trial, Metric, History)
+    if name == "reference":
+        from fasttrial import _reference
+
+        return Impl("reference", _reference.Trial, _reference.Metric, _reference.History)
+    if name == "amltk":
+        mod = _load_amltk()
+        return Impl("amltk", mod.Trial, mod.Metric, mod.History)
+    raise ValueError(f"unknown implementation {name!r}")
+
+
+def _status(report: Any) -> str:
+    status = report.status
+    return str(getattr(status, "value", status))
+
+
+def operations(impl: Impl, *, full: bool = False) -> dict[str, Callable[[], Any]]:
+    """The timed operations of ``impl``, each checked once (a broken API fails here).
+
+    ``trial-full`` is ``Trial(...)`` + ``with trial.begin(): pass`` + ``trial.success(...)``;
+    ``begin`` and ``profile`` are an empty ``with trial.begin()`` / ``trial.profile("x")``;
+    ``report-df`` is ``report.df()`` of a report with a 3-key config and one profile
+    (only with ``full``).
+    """
+    metric = impl.Metric("loss", minimize=True)
+    Trial = impl.Trial
+    config = {"x": 1.0, "y": 2}
+    trial = Trial(name="bench", config=config, metrics=[metric])
+
+    def begin() -> None:
+        with trial.begin():
+            pass
+
+    def profile() -> None:
+        with trial.profile("x"):
+            pass
+
+    def trial_full() -> Any:
+        t = Trial(name="t", config=config, metrics=[metric])
+        with t.begin():
+            pass
+        return t.success(loss=1.0)
+
+    begin()
+    assert trial.exception is None and trial.time.duration >= 0
+    profile()
+    assert trial.profiles["x"].time.duration >= 0
+    assert _status(trial_full()) == "success"
+    ops: dict[str, Callable[[], Any]] = {
+        "trial-full": trial_full,
+        "begin": begin,
+        "profile": profile,
+    }
+    if full:
+        t = Trial(name="trial-3", config={"x": 1.5, "y": 3, "kernel": "rbf"}, metrics=[metric])
+        with t.begin(), t.profile("fit"):
+            pass
+        report = t.success(loss=3.0)
+        assert len(report.df()) == 1
+        ops["report-df"] = report.df
+    return ops
+
+
+def _floor() -> None:
+    with nullcontext():
+        pass
+
+
+def batch_size(fn: Callable[[], Any], seconds: float) -> int:
+    """Calls per batch so that one batch of ``fn()`` takes about ``seconds``."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds / 4 or n >= 1 << 20:
+            return max(1, int(n * seconds / max(elapsed, 1e-9)))
+        n *= 4
+
+
+def time_batch(fn: Callable[[], Any], n: int) -> float:
+    """Seconds per call of ``fn()``, averaged over one batch of ``n`` calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def interleaved_samples(
+    fns: dict[str, Callable[[], Any]], *, repeats: int, batch_seconds: float
+) -> dict[str, list[float]]:
+    """Seconds per call of each function in each of ``repeats`` rounds; within a round every
+    function runs one batch, in an order that alternates between rounds."""
+    names = list(fns)
+    sizes = {name: batch_size(fn, batch_seconds) for name, fn in fns.items()}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            samples[name].append(time_batch(fns[name], sizes[name]))
+    return samples
+
+
+def median_interleaved(
+    fns: dict[str, Callable[[], Any]], *, repeats: int, batch_seconds: float
+) -> dict[str, float]:
+    """Median seconds per call of each function, batches interleaved (order alternating)."""
+    samples = interleaved_samples(fns, repeats=repeats, batch_seconds=batch_seconds)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def median_excess(
+    fns: dict[str, Callable[[], Any]], base: str, *, repeats: int, batch_seconds: float
+) -> dict[str, float]:
+    """Seconds per call each function costs beyond ``fns[base]``: the median over rounds of
+    the difference within a round (batches run back to back, so slow drift of a shared
+    machine cancels), clamped at 0."""
+    samples = interleaved_samples(fns, repeats=repeats, batch_seconds=batch_seconds)
+    return {
+        name: max(0.0, statistics.median(a - b for a, b in zip(s, samples[base], strict=True)))
+        for name, s in samples.items()
+        if name != base
+    }
+
+
+@contextmanager
+def in_temporary_directory() -> Iterator[str]:
+    """Run from an empty temporary directory (amltk 1.10 makes ``unknown-trial-bucket/`` in
+    the working directory when a Trial is constructed)."""
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="fasttrial-bench-") as tmp:
+        os.chdir(tmp)
+        try:
+            yield tmp
+        finally:
+            os.chdir(cwd)
+
+
+def measure(
+    names: tuple[str, ...] = ("fasttrial", "reference"),
+    *,
+    repeats: int = 15,
+    batch_seconds: float = 0.004,
+    full: bool = False,
+    floor: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Median seconds per call: ``{operation: {implementation: seconds}}``.
+
+    Args:
+        names: Implementations to time (see ``IMPLS``); the first one's operations are used.
+        repeats: Batches per implementation and operation; the median is kept.
+        batch_seconds: Aim for batches about this long.
+        full: Also time the slower operations (``report-df``).
+        floor: Add the empty context manager as implementation ``floor`` to every operation.
+        progress: Called with each operation's name before it is timed.
+    """
+    with in_temporary_directory():
+        ops = {name: operations(load_impl(name), full=full) for name in names}
+        result: dict[str, dict[str, float]] = {}
+        for op in ops[names[0]]:
+            if progress is not None:
+                progress(op)
+            fns = {name: ops[name][op] for name in names if op in ops[name]}
+            if floor and op != "report-df":
+                fns["floor"] = _floor
+            result[op] = median_interleaved(fns, repeats=repeats, batch_seconds=batch_seconds)
+    return result
+
+
+def format_seconds(seconds: float) -> str:
+    """``seconds`` in ns, us, ms or s, about 4 significant digits."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.1f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"

@@ -1,0 +1,302 @@
+"""The ``fasttrial`` command: ``demo``, ``bench`` and ``show``.
+
+``python -m fasttrial`` runs the same. This module imports only the standard library at
+import time; numpy, pandas, rich and matplotlib are imported by the subcommand that needs
+them. Errors the user can fix (a bad argument, a missing or unreadable file) are printed as
+one line on stderr, with exit status 2, and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``prog: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _trials(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+DEMO_HELP = """\
+Run a random-search HPO loop (fasttrial.optimization.RandomSearch) on a built-in objective:
+gradient descent for a linear model in numpy, where a too large learning rate diverges and
+the trial is reported with trial.fail(). Every trial is profiled (trial.begin() with
+trial.profile("fit") and trial.profile("score") inside). Prints the best configuration, the
+status counts and what fasttrial cost, then saves the history as DIR/history.parquet.
+
+What the costs mean: after the loop, the three profiled blocks of a trial are timed with
+empty bodies against the same code without them (batches back to back, median of 15
+per-round differences); that
+difference per trial, times the number of trials, over the loop's wall time, is the
+"profiling" share. "all fasttrial calls" does the same for a whole empty trial (ask, Trial,
+the three blocks, success, tell, History.add). "amltk way" is the three blocks done as amltk
+1.10 does them (time.time() and a new psutil.Process() at each boundary), for scale.
+"""
+
+BENCH_HELP = """\
+Time fasttrial's per-trial operations on this machine next to a pure-Python reference that
+does what amltk 1.10 does (time.time() and a new psutil.Process() at each interval
+boundary), amltk itself when it is importable, and an empty context manager (floor), all in
+the same run, interleaved. Prints the median time per call of each and the ratios to
+fasttrial's. Operations: trial-full = Trial(...) + an empty begin() block + success();
+begin = an empty begin() block; profile = an empty profile() block; report-df = report.df()
+(not with --quick).
+"""
+
+SHOW_HELP = """\
+Summarize a saved history (Parquet or CSV, e.g. the demo's history.parquet; a directory
+holding one *history* file works too): status counts, the best report of each metric, the
+incumbent trace (best so far, by end time), time and memory totals. Also writes a PNG of
+the incumbent trace over time (needs matplotlib: pip install "fasttrial[plot]"; without it
+the summary is still printed).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fasttrial._version import __version__
+
+    parser = _Parser(
+        prog="fasttrial",
+        description="fasttrial: amltk's Trial/Report/Metric/History API with a compiled "
+        "profiling core.",
+    )
+    parser.add_argument("--version", action="version", version=f"fasttrial {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,bench,show}", parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a profiled random-search HPO loop and save its history",
+        description=DEMO_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--trials", type=_trials, default=2000, metavar="N", help="(2000)")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("fasttrial-demo"),
+        metavar="DIR",
+        help="where history.parquet goes (./fasttrial-demo)",
+    )
+    demo.add_argument("--seed", type=_seed, default=0, metavar="S", help="(0)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    bench = sub.add_parser(
+        "bench",
+        help="time fasttrial's per-trial operations next to the amltk way",
+        description=BENCH_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("--quick", action="store_true", help="fewer repeats, under a minute")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
+
+    show = sub.add_parser(
+        "show",
+        help="summarize a saved history and plot its incumbent trace",
+        description=SHOW_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("path", type=Path, metavar="PATH", help="a .parquet or .csv history")
+    show.add_argument(
+        "--png",
+        type=Path,
+        metavar="FILE",
+        help="where the plot goes (default: next to PATH, <name>-incumbents.png)",
+    )
+    show.add_argument("--no-png", action="store_true", help="do not write the plot")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "bench":
+            return _bench(args)
+        return _show(args)
+    except CLIError as error:
+        print(f"fasttrial {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"fasttrial {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fasttrial import _demo
+
+    console = _console()
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a directory")
+    console.print(
+        f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
+        "over a numpy gradient-descent objective, every trial profiled"
+    )
+    try:
+        result = _demo.run_demo(
+            args.trials, args.seed, out, progress=not args.no_progress, console=console
+        )
+    except ImportError as error:  # pyarrow (Parquet) missing or broken
+        first = (str(error).strip().splitlines() or ["ImportError"])[0]
+        raise CLIError(f"a package is missing: {first}") from None
+    except OSError as error:
+        raise CLIError(f"cannot write to {out}: {error.strerror or error}") from None
+    console.print(_demo.render(result))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+    import platform
+    import time
+
+    from fasttrial import _bench
+    from fasttrial._version import __version__
+
+    console = _console()
+    names = tuple(n for n in _bench.IMPLS if n != "amltk" or _bench.have_amltk())
+    repeats, batch = (15, 0.005) if args.quick else (31, 0.01)
+    console.print(
+        f"[bold]fasttrial bench[/]{' --quick' if args.quick else ''}: "
+        f"{', '.join(names)} and an empty `with` (floor), interleaved, median of {repeats} "
+        f"batches of ~{batch * 1e3:g} ms"
+        + ("" if "amltk" in names else " (amltk is not importable: not measured)")
+    )
+    t0 = time.perf_counter()
+    with console.status("timing") as status:
+        medians = _bench.measure(
+            names,
+            repeats=repeats,
+            batch_seconds=batch,
+            full=not args.quick,
+            floor=True,
+            progress=lambda op: status.update(f"timing {op}"),
+        )
+    elapsed = time.perf_counter() - t0
+    console.print(_bench_table(medians, names))
+    console.print(f"measured in {elapsed:.1f} s")
+    if args.json is not None:
+        doc = {
+            "fasttrial": __version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "quick": bool(args.quick),
+            "repeats": repeats,
+            "batch_seconds": batch,
+            "unit": "seconds per call (median)",
+            "medians": medians,
+            "ratios_to_fasttrial": {
+                op: {k: v / row["fasttrial"] for k, v in row.items() if k != "fasttrial"}
+                for op, row in medians.items()
+            },
+        }
+        try:
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        except OSError as error:
+            raise CLIError(f"cannot write {args.json}: {error.strerror or error}") from None
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _bench_table(medians: dict[str, dict[str, float]], names: tuple[str, ...]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    from fasttrial._bench import format_seconds
+
+    short = {"fasttrial": "ft", "reference": "ref", "amltk": "amltk"}
+    table = Table(
+        title="median time per call",
+        box=box.SIMPLE_HEAD,
+        caption="ref/ft = reference's median / fasttrial's, amltk/ft likewise",
+    )
+    table.add_column("operation", style="bold", no_wrap=True)
+    columns = [*names, "floor"]
+    for name in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    for name in names[1:]:
+        header = f"{short[name]}/ft"
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    for op, row in medians.items():
+        ft = row["fasttrial"]
+        cells = [format_seconds(row[n]) if n in row else "-" for n in columns]
+        ratios = [f"{row[n] / ft:.1f}x" if n in row else "-" for n in names[1:]]
+        table.add_row(op, *cells, *ratios)
+    return table
+
+
+def _show(args: argparse.Namespace) -> int:
+    from fasttrial import _show
+
+    try:
+        path = _show.find_history(args.path)
+        history = _show.load_history(path)
+    except _show.ShowError as error:
+        raise CLIError(str(error)) from None
+    summary = _show.summarize(history)
+    console = _console()
+    console.print(_show.render(summary, path))
+    if args.no_png:
+        return 0
+    png = args.png if args.png is not None else path.with_name(f"{path.stem}-incumbents.png")
+    try:
+        written = _show.plot_png(summary, png)
+    except OSError as error:
+        raise CLIError(f"cannot write {png}: {error.strerror or error}") from None
+    if written:
+        console.print(f"[bold]plot[/]    wrote {png}")
+    else:
+        print(
+            "fasttrial show: no plot written: matplotlib is not installed "
+            '(pip install "fasttrial[plot]")',
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
