@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -28,42 +29,84 @@ import pandas as pd
 _META_KEY = b"fasttrial"
 _CSV_MARK = "#fasttrial-history "
 _FORMAT_VERSION = 1
-_DTYPE_NAMES = ("Int64", "Float64", "boolean", "string")
+# The nullable dtypes df() makes (pandas' own inference may give any of them).
+_DTYPE_NAMES = frozenset(
+    {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+    | {"Float32", "Float64", "boolean", "string"}
+)
+
+
+_TAG = "__fasttrial__"
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` as JSON-native data. Lists, str-keyed dicts, str, int, float, bool and None
+    are themselves; tuples, dicts with other keys and numpy scalars become a small tagged
+    dict, so that they read back as they were."""
+    t = type(value)
+    if value is None or t in (str, int, float, bool):
+        return value
+    if t is list:
+        return [_tagged(v) for v in value]
+    if t is tuple:
+        return {_TAG: "tuple", "items": [_tagged(v) for v in value]}
+    if t is dict:
+        if all(type(k) is str for k in value) and _TAG not in value:
+            return {k: _tagged(v) for k, v in value.items()}
+        return {_TAG: "dict", "items": [[_tagged(k), _tagged(v)] for k, v in value.items()]}
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(value, "ndim", None) == 0 and dtype.kind in "biuf":
+        return {_TAG: "numpy", "dtype": dtype.str, "value": value.item()}
+    raise TypeError(f"{t.__name__} has no file form")
+
+
+def _untagged(obj: Any) -> Any:
+    """``json.loads`` object hook: undo ``_tagged``."""
+    tag = obj.get(_TAG)
+    if tag is None:
+        return obj
+    if tag == "tuple":
+        return tuple(obj["items"])
+    if tag == "dict":
+        return {_hashable(k): v for k, v in obj["items"]}
+    if tag == "numpy":
+        return np.dtype(obj["dtype"]).type(obj["value"])
+    raise ValueError(f"unknown tag {tag!r} in a history file")
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 def _encode_cell(value: Any, column: str) -> str:
     try:
-        return json.dumps(value, default=_json_default, allow_nan=True)
+        return json.dumps(_tagged(value), allow_nan=True)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"Column {column!r} holds {type(value).__name__} {value!r}, which cannot be written "
             f"to a history file ({error}). Keep config and summary values to numbers, strings, "
-            "booleans, None, lists and dicts of those, or pickle the History instead."
+            "booleans, None, and lists, tuples and dicts of those, or pickle the History instead."
         ) from None
-
-
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    if item is not None and getattr(value, "ndim", None) == 0:
-        return item()  # numpy scalars
-    if isinstance(value, (set, frozenset)):
-        raise TypeError("sets have no JSON form")
-    raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
 def _decode_cell(text: Any) -> Any:
     if text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text)):
         return math.nan  # a missing cell (pandas' own object columns hold NaN there)
-    return json.loads(text)
+    return json.loads(text, object_hook=_untagged)
 
 
 def _json_columns(frame: pd.DataFrame, *, csv: bool) -> list[str]:
+    """Columns stored as JSON text: object columns; in CSV also any dtype that CSV reading
+    cannot be told (numpy's) and string columns holding "" (an empty field is missing)."""
     out = []
     for col in frame.columns:
         dtype = frame[col].dtype
-        if dtype == np.dtype(object) or (
-            csv and isinstance(dtype, pd.StringDtype) and (frame[col] == "").fillna(False).any()
-        ):
+        untyped = dtype == np.dtype(object)
+        if csv and not untyped:
+            untyped = str(dtype) not in _DTYPE_NAMES or (
+                isinstance(dtype, pd.StringDtype) and bool((frame[col] == "").fillna(False).any())
+            )
+        if untyped:
             out.append(col)
     return out
 
@@ -180,6 +223,8 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _named(frame: pd.DataFrame, path: Any) -> pd.DataFrame:
+    if "name" not in frame.columns and frame.index.name == "name":
+        return frame  # pandas' own Parquet of a df() frame keeps the index
     if "name" not in frame.columns:
         raise ValueError(
             f"{os.fspath(path)} has no 'name' column: it is not a history file (write one "
@@ -210,9 +255,12 @@ def _atomic(path: str | os.PathLike[str], write: Any) -> None:
     """Write through a temporary file in the same directory, then rename: a crash leaves
     the old file or the new one, never half of one."""
     p = os.fspath(path)
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"{p} is a directory, not a history file")
     directory = os.path.dirname(os.path.abspath(p))
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(p)}.{os.getpid()}.tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(p)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, p)

@@ -137,8 +137,11 @@ def _column(values: list[Any]) -> Any:
 def _slow_column(values: list[Any]) -> Any:
     plain = [math.nan if v is _MISSING else v for v in values]
     if len(plain) == 1 and isinstance(plain[0], (list, tuple, set, dict)):
-        series = pd.Series([None], dtype=object)
-        series.iloc[0] = plain[0]
+        # One container: pandas would spread it over rows (or, through .iloc, store a
+        # Series made of it); an object array holds it as the one value.
+        cell = np.empty(1, dtype=object)
+        cell[0] = plain[0]
+        series = pd.Series(cell)
     else:
         series = pd.Series(plain)
     return series.convert_dtypes().array
