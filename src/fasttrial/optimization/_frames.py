@@ -372,13 +372,14 @@ def _frame_from_arrays(arrays: list[Any], names: list[str], index: pd.Index) -> 
 _REQUIRED_COLUMNS = ("status",)
 
 
-def _frame_column(series: pd.Series, key: str) -> Any:
-    """One frame column -> a table column with the same values (NA -> missing)."""
-    n = len(series)
-    dtype = series.dtype
+def _frame_column(arr: Any) -> Any:
+    """One frame column (its array: numpy or a pandas extension array) -> a table column
+    with the same values (NA -> missing), without going through a Series."""
+    n = len(arr)
+    dtype = arr.dtype
     if isinstance(dtype, pd.BooleanDtype) or dtype == np.dtype(bool):
-        missing = pd.isna(series).to_numpy()
-        truth = series.to_numpy(dtype=bool, na_value=False)
+        missing = np.asarray(pd.isna(arr), dtype=bool)
+        truth = _as(arr, bool, False)
         raw = np.where(missing, 2, truth.astype(np.uint8))
         return _core.Column.from_parts(_core.COL_BOOL, n, np.ascontiguousarray(raw, np.uint8))
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
@@ -386,36 +387,49 @@ def _frame_column(series: pd.Series, key: str) -> Any:
         if base not in (np.dtype(np.int64), np.dtype(np.float64)):
             # Int32, Float32, UInt64...: kept as numpy scalars of that type, so df()
             # infers the same dtype again.
-            return _numpy_scalar_column(series, base)
+            return _numpy_scalar_column(arr, base)
         if base == np.dtype(np.int64):
-            ints = series.dropna().to_numpy(dtype=np.int64)
+            ints = _as(arr, np.int64, 0)
             if ints.size and ((ints > 2**53) | (ints < -(2**53))).any():
-                return _object_column(series)
+                return _object_column(arr)
             seen = _core.NUM_INT
         else:
             seen = _core.NUM_FLOAT
-        data = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        data = _as(arr, np.float64, np.nan)
         return _core.Column.from_parts(_core.COL_NUM, n, np.ascontiguousarray(data), seen)
     strings = isinstance(dtype, pd.StringDtype) or (
-        dtype == np.dtype(object) and pd.api.types.infer_dtype(series, skipna=True) == "string"
+        dtype == np.dtype(object) and pd.api.types.infer_dtype(arr, skipna=True) == "string"
     )
-    if strings and not series.isna().all():
-        codes, cats = pd.factorize(series, use_na_sentinel=True)
+    if strings:
+        codes, cats = pd.factorize(arr, use_na_sentinel=True)
+        if len(cats) == 0:
+            return _object_column(arr)  # all missing: pandas' own inference decides
         if len(cats) > 256 and 2 * len(cats) > n:  # mostly distinct: a list of them
-            values = series.to_numpy(dtype=object, na_value=_MISSING)
-            return _core.Column.from_parts(_core.COL_OBJ, n, values.tolist())
+            values = [_MISSING if c < 0 else v for c, v in zip(codes, _objects(arr), strict=True)]
+            return _core.Column.from_parts(_core.COL_OBJ, n, values)
         return _core.Column.from_parts(
             _core.COL_STR,
             n,
             np.ascontiguousarray(codes, dtype=np.int32),
             cats=[str(c) for c in cats],
         )
-    return _object_column(series)
+    return _object_column(arr)
 
 
-def _numpy_scalar_column(series: pd.Series, base: np.dtype) -> Any:
-    missing = pd.isna(series).to_numpy()
-    data = series.to_numpy(dtype=base, na_value=0)
+def _as(arr: Any, dtype: Any, na_value: Any) -> np.ndarray:
+    """``arr`` (numpy or an extension array) as a numpy array of ``dtype``."""
+    if isinstance(arr, np.ndarray):
+        return arr.astype(dtype, copy=False)
+    return np.asarray(arr.to_numpy(dtype=dtype, na_value=na_value), dtype=dtype)
+
+
+def _objects(arr: Any) -> list[Any]:
+    return list(np.asarray(arr, dtype=object))
+
+
+def _numpy_scalar_column(arr: Any, base: np.dtype) -> Any:
+    missing = np.asarray(pd.isna(arr), dtype=bool)
+    data = _as(arr, base, 0)
     values = [_MISSING if miss else data[i] for i, miss in enumerate(missing)]
     return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
 
@@ -425,37 +439,45 @@ def _is_na(v: Any) -> bool:
     return v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def _object_column(series: pd.Series) -> Any:
+def _object_column(arr: Any) -> Any:
     # numpy scalars stay numpy scalars: pandas infers another dtype for them than for
     # Python numbers (np.uint64 next to np.int64 is an object column, not UInt64).
-    values = [_MISSING if _is_na(v) else v for v in series.to_numpy(dtype=object)]
+    values = [_MISSING if _is_na(v) else v for v in _objects(arr)]
     return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
 
 
-def _normalized_base(body: pd.DataFrame) -> pd.DataFrame:
-    """The base columns as a report rebuilt from the row would write them: a missing or
-    empty exception/traceback is "NA", a missing bucket the default one, and a base
-    column the frame lacks is added (after ``status``, in ``Report.df()``'s order)."""
-    from fasttrial.optimization.trial import DEFAULT_BUCKET
+_BASE_FILLS: tuple[tuple[str, Any], ...] = (
+    ("trial_seed", math.nan),
+    ("exception", "NA"),
+    ("traceback", "NA"),
+    ("bucket", "unknown-trial-bucket"),  # trial.DEFAULT_BUCKET
+)
 
-    n = len(body)
-    fills = {"trial_seed": math.nan, "exception": "NA", "traceback": "NA", "bucket": DEFAULT_BUCKET}
-    out = {}
-    for key, fill in fills.items():
-        if key not in body.columns:
-            out[key] = pd.Series([fill] * n, index=body.index, dtype=object)
-        elif key != "trial_seed":
-            text = body[key].astype("string")
-            empty = text.isna() | (text == "").fillna(False)
-            if empty.any():
-                out[key] = text.mask(empty, fill)
-    if not out:
-        return body
-    body = body.copy()
-    for key, series in out.items():
-        body[key] = series
-    base = ["status", *fills]
-    return body[[*base, *(c for c in body.columns if c not in fills and c != "status")]]
+
+def _text_filled(arr: Any, fill: Any) -> Any:
+    """A text column with missing and empty cells set to ``fill`` (as a report rebuilt
+    from the row would write it)."""
+    empty = np.asarray(pd.isna(arr), dtype=bool)
+    if isinstance(arr.dtype, pd.StringDtype):
+        empty |= _as(arr == "", bool, False)
+    else:
+        empty |= np.array([v == "" for v in _objects(arr)], dtype=bool)
+    if not empty.any():
+        return arr
+    values = np.asarray(arr, dtype=object).copy()
+    values[empty] = fill
+    return values
+
+
+def _column_arrays(df: pd.DataFrame) -> list[Any]:
+    """The frame's column arrays, in order, without making a Series per column."""
+    it = getattr(df, "_iter_column_arrays", None)
+    if it is not None:
+        try:
+            return list(it())
+        except TypeError:  # a pandas whose private method changed: use the public path
+            pass
+    return [df.iloc[:, i].array for i in range(df.shape[1])]
 
 
 def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
@@ -468,35 +490,28 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
     """
     from fasttrial.optimization._table import Table
 
-    if "name" in df.columns:
-        names = df["name"]
-        body = df.drop(columns=["name"])
-    else:
-        names = pd.Series(df.index, index=df.index)
-        body = df
-    missing = [c for c in _REQUIRED_COLUMNS if c not in body.columns]
-    if names.isna().any():
+    for key in df.columns:
+        if not isinstance(key, str):
+            raise ValueError(f"Column names must be strings, got {key!r}.")
+    if df.columns.has_duplicates:
+        dup = df.columns[df.columns.duplicated()][0]
+        raise ValueError(f"Cannot load a history from a frame with two {dup!r} columns.")
+    arrays = dict(zip(df.columns, _column_arrays(df), strict=True))
+    names = arrays.pop("name") if "name" in arrays else df.index.array
+    if np.asarray(pd.isna(names), dtype=bool).any():
         raise ValueError(
             "Cannot load a history from a frame with a missing trial name: the names are "
             "the frame's index (as History.df() makes it) or a 'name' column."
         )
+    missing = [c for c in _REQUIRED_COLUMNS if c not in arrays]
     if missing:
         raise ValueError(
             f"Cannot load a history from this frame: it has no {', '.join(map(repr, missing))}"
             f" column (History.df() makes it; columns present: {list(df.columns)[:12]}"
             f"{'...' if len(df.columns) > 12 else ''})."
         )
-    statuses = {s.value for s in Trial.Status}
-    bad = pd.unique(body["status"][~body["status"].isin(statuses)].astype(object))
-    if len(bad):
-        raise ValueError(
-            f"Column 'status' holds {bad[0]!r}, which is not a trial status; expected one of "
-            f"{sorted(statuses)}."
-        )
     metrics: dict[str, Metric] = {}
-    for key in body.columns:
-        if not isinstance(key, str):
-            raise ValueError(f"Column names must be strings, got {key!r}.")
+    for key in arrays:
         if key.startswith("metric:"):
             try:
                 metric = Metric.from_str(key[len("metric:") :])
@@ -508,24 +523,50 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
                     f"{metrics[metric.name]} (columns of the frame)"
                 )
             metrics[metric.name] = metric
-    body = _normalized_base(body)
-    table = Table()
     n = len(df)
-    keys = ["name", *body.columns]
-    table.keys = list(keys)
+    # The base columns as a report rebuilt from the row would write them, in Report.df()'s
+    # order after status (added when the frame lacks them).
+    ordered: dict[str, Any] = {"status": arrays.pop("status")}
+    for key, fill in _BASE_FILLS:
+        arr = arrays.pop(key, None)
+        if arr is None:
+            arr = np.full(n, fill, dtype=object)
+        elif key != "trial_seed":
+            arr = _text_filled(arr, fill)
+        ordered[key] = arr
+    ordered.update(arrays)
+    if not (isinstance(names.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(names)):
+        names = np.array([str(v) for v in _objects(names)], dtype=object)
+    columns = [_frame_column(names)]
+    for key, arr in ordered.items():
+        col = _frame_column(arr)
+        if key == "status":
+            _check_statuses(col)
+        elif key.startswith("metric:") and col.kind != _core.COL_NUM:
+            values = _core.to_float64(col.values(), f"Column {key!r}")
+            col = _core.Column.from_parts(_core.COL_NUM, n, values, _core.NUM_FLOAT)
+        columns.append(col)
+    keys = ["name", *ordered]
+    table = Table()
+    table.keys = keys
     table.key_ids = {k: i for i, k in enumerate(keys)}
     table.layouts = [tuple(range(len(keys)))]
     table.layout_by_keys = {tuple(keys): 0}
     table.row_layout = array("B", bytes(n))
-    if not isinstance(names.dtype, pd.StringDtype):
-        names = names.astype(object).map(str)
-    columns = [_frame_column(names, "name")]
-    for key in body.columns:
-        col = _frame_column(body[key], key)
-        if key.startswith("metric:") and col.kind != _core.COL_NUM:
-            values = _core.to_float64(col.values(), f"Column {key!r}")
-            col = _core.Column.from_parts(_core.COL_NUM, n, values, _core.NUM_FLOAT)
-        columns.append(col)
     table.columns = columns
     table.n = n
     return table, metrics
+
+
+_STATUSES = frozenset(s.value for s in Trial.Status)
+
+
+def _check_statuses(col: Any) -> None:
+    values = col.categories() if col.kind == _core.COL_STR else col.values()
+    for v in values:
+        if v is _MISSING or v not in _STATUSES:
+            shown = "a missing value" if v is _MISSING else repr(v)
+            raise ValueError(
+                f"Column 'status' holds {shown}, which is not a trial status; expected one "
+                f"of {sorted(_STATUSES)}."
+            )
