@@ -574,21 +574,58 @@ cdef class ProfilerCore:
     """State of a ``Profiler``: named intervals, the running stack, defaults."""
 
     cdef public dict profiles
-    cdef public list _running
+    cdef list _run          # names of the running intervals; None when none runs
     cdef public int _kind
     cdef public int _unit
     cdef public bint disabled
 
     def __cinit__(self, *args, **kwargs):
         self.profiles = {}
-        self._running = []
+        self._run = None    # (a list per profiler would be 72 bytes per trial, kept)
         self._kind = WALL
         self._unit = BYTES
         self.disabled = False
 
+    @property
+    def _running(self):
+        """The names of the running intervals, outermost first (a copy)."""
+        return list(self._run) if self._run is not None else []
+
+    @_running.setter
+    def _running(self, value):
+        self._run = list(value) or None
+
     cpdef Scope _scope(self, str name, object time_kind, object memory_unit, object trial):
         """Make the context manager that records ``name`` (and feeds ``trial`` if given)."""
         return _make_scope(self, name, trial, time_kind, memory_unit, self._kind, self._unit)
+
+
+# Names of nested intervals ("trial:fit"), one string per distinct name: every trial of a
+# run makes the same ones, and a string per report would be ~60 bytes each, kept.
+cdef dict _ENTRY_NAMES = {}
+
+
+cdef str _entry_name(list running, str name):
+    cdef str entry = ":".join(running) + ":" + name
+    cdef object known = _ENTRY_NAMES.get(entry)
+    if known is not None:
+        return <str>known
+    if len(_ENTRY_NAMES) < 4096:
+        _ENTRY_NAMES[entry] = entry
+    return entry
+
+
+cdef inline void _pop_running(ProfilerCore p, bint only_trial):
+    """Pop the innermost running name (only if it is "trial" with ``only_trial``)."""
+    cdef list running = p._run
+    if not running:
+        return
+    # (an explicit index: this module is compiled with wraparound=False)
+    if only_trial and running[len(running) - 1] != "trial":
+        return
+    running.pop()
+    if not running:
+        p._run = None
 
 
 @cython.no_gc
@@ -630,11 +667,12 @@ cdef class Scope:
             p = self.profiler = <ProfilerCore>trial._profiler
         if p.disabled:
             return None
-        running = p._running
+        running = p._run
         if running:
-            entry = ":".join(running) + ":" + self.name
+            entry = _entry_name(running, self.name)
         else:
             entry = self.name
+            running = p._run = []
         running.append(self.name)
         self.pushed = True
         span = _new_leaf(_interval_type)
@@ -650,19 +688,14 @@ cdef class Scope:
             span._finish()
         if self.pushed:
             self.pushed = False
-            running = self.profiler._running
-            if running:
-                running.pop()
+            _pop_running(self.profiler, False)
         if self.trial is None:
             return False
         trial = <TrialCore>self.trial
         if self.profiler is None:  # the profiler-less begin() (see __enter__)
             trial._begin_open = False
             if trial._profiler is not None:
-                running = (<ProfilerCore>trial._profiler)._running
-                # (an explicit index: this module is compiled with wraparound=False)
-                if running and running[len(running) - 1] == "trial":
-                    running.pop()
+                _pop_running(<ProfilerCore>trial._profiler, True)
         if span is not None:
             trial._span = span
             trial._time = None
@@ -964,7 +997,7 @@ cdef class TrialCore:
                 # Adopt the span of a profiler-less begin(), running or done.
                 (<ProfilerCore>p).profiles["trial"] = self._span
                 if self._begin_open:
-                    (<ProfilerCore>p)._running.append("trial")
+                    (<ProfilerCore>p)._run = ["trial"]
             self._profiler = p
         return <ProfilerCore>p
 

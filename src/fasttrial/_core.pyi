@@ -109,7 +109,12 @@ class ProfilerCore:
 
     # Values are instances of the Span subclass registered with set_interval_type().
     profiles: dict[str, Any]
-    _running: list[str]
+    @property
+    def _running(self) -> list[str]:
+        """The names of the running intervals, outermost first (a copy)."""
+
+    @_running.setter
+    def _running(self, value: list[str]) -> None: ...
     _kind: int
     _unit: int
     disabled: bool

@@ -376,7 +376,12 @@ _SECONDS_TEXT = str(Timer.Unit.SECONDS)
 def _row_keys(prefix: str) -> tuple[str, ...]:
     """The keys of ``Profile.Interval.to_dict(prefix=prefix)``, in order (cached: a run has
     a few profile names)."""
-    keys = tuple(Profile.na().to_dict(prefix=prefix))
+    # (an interval of zeros, not Profile.na(): its pandas.NA would import pandas)
+    zeros = Profile.Interval(
+        memory=Memory.Interval(0.0, 0.0, 0.0, 0.0, Memory.Unit.BYTES),
+        time=Timer.Interval(0.0, 0.0, Timer.Kind.WALL, Timer.Unit.SECONDS),
+    )
+    keys = tuple(zeros.to_dict(prefix=prefix))
     if len(_ROW_KEYS) < 1024:
         _ROW_KEYS[prefix] = keys
     return keys
