@@ -102,13 +102,9 @@ def _label(bench: Any) -> str:
 
 
 def _fmt(seconds: float) -> str:
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:8.1f} ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:8.2f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:8.2f} ms"
-    return f"{seconds:8.2f} s "
+    from fasttrial._bench import format_seconds
+
+    return format_seconds(seconds).rjust(11)
 
 
 @pytest.hookimpl(trylast=True)

@@ -12,22 +12,6 @@ static inline int64_t ft_tv_ns(const struct timeval *tv) {
     return (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000LL;
 }
 
-const char *ft_peak_backend(void) { return "none"; }
-
-int ft_peak_init(void) { return -1; }
-
-int ft_peak_ready(void) { return 0; }
-
-int ft_peak_reset(void) { return -1; }
-
-void ft_peak_force_none(int on) { (void)on; }
-
-int64_t ft_peak_trusted(int64_t maxrss, int64_t rss) {
-    (void)maxrss;
-    (void)rss;
-    return -1;
-}
-
 void ft_usage_read(int what, int64_t *cpu_ns, int64_t *children_ns, int64_t *maxrss) {
     struct rusage ru;
     *cpu_ns = -1;

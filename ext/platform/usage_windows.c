@@ -6,22 +6,6 @@
 #include <stdint.h>
 #include "ft_platform.h"
 
-const char *ft_peak_backend(void) { return "none"; }
-
-int ft_peak_init(void) { return -1; }
-
-int ft_peak_ready(void) { return 0; }
-
-int ft_peak_reset(void) { return -1; }
-
-void ft_peak_force_none(int on) { (void)on; }
-
-int64_t ft_peak_trusted(int64_t maxrss, int64_t rss) {
-    (void)maxrss;
-    (void)rss;
-    return -1;
-}
-
 void ft_usage_read(int what, int64_t *cpu_ns, int64_t *children_ns, int64_t *maxrss) {
     *cpu_ns = (what & FT_USAGE_CPU) ? ft_process_ns() : -1;
     *children_ns = -1;

@@ -99,7 +99,7 @@ def test_demo_sometimes_fails_trials() -> None:
         (["--trials", "-5"], "argument --trials: must be at least 1, got -5"),
         (["--trials", "0"], "argument --trials: must be at least 1, got 0"),
         (["--trials", "many"], "argument --trials: must be a whole number, got 'many'"),
-        (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+        (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ],
 )
 def test_demo_bad_arguments_one_line_no_traceback(
