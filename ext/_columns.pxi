@@ -696,3 +696,187 @@ def pareto_positions(losses, order):
             fr[nfront] = c
             nfront += 1
     return [fr[f] for f in range(nfront)]
+
+
+# -- History.add fast path ---------------------------------------------------------------
+#
+# Report._row() builds a dict of ~40 items per report (Python objects for every number);
+# for the common report (its profiles all stopped and never given explicit Timer/Memory
+# objects) the values go straight from the C fields into the columns instead.  The keys
+# are those of Report._row(), in its order: a report's *signature* (its metrics, summary
+# and config keys and profile names) picks the column ids, learnt from the first report
+# of that signature, which goes through _row().  Tests compare both paths (History.df()
+# against build_frame of _row()s).
+
+cdef tuple _KIND_TEXT = ("wall", "cpu", "process")            # str(Timer.Kind)
+cdef tuple _UNIT_TEXT = ("bytes", "kilobytes", "megabytes", "gigabytes")  # str(Memory.Unit)
+cdef str _SECONDS_TEXT = "seconds"                               # str(Timer.Unit.SECONDS)
+cdef object _sig_defs = None       # the metric tuple whose column names are _sig_columns
+cdef tuple _sig_columns = ()
+
+
+cdef inline bint _fast_span(object span):
+    cdef Span s
+    if type(span) is not _interval_type:
+        return False
+    s = <Span>span
+    return s._state == SPAN_DONE and s._time is None and s._memory is None
+
+
+def report_signature(report):
+    """What decides the keys of ``report._row()``, as a hashable tuple; None when the report
+    has a profile the fast path does not write (running, or given explicit objects)."""
+    global _sig_defs, _sig_columns
+    cdef ReportCore r = <ReportCore?>report
+    cdef TrialCore t = <TrialCore?>r.trial
+    cdef tuple defs = r._defs if r._defs is not None else ()
+    if defs is not _sig_defs:
+        _sig_columns = tuple([m._column for m in defs])
+        _sig_defs = defs
+    summary = t._summary
+    if type(t.config) is not dict or (summary and type(summary) is not dict):
+        return None
+    if t._profiler is None:
+        if t._span is None:
+            names = ()
+        elif _fast_span(t._span):
+            names = ("trial",)
+        else:
+            return None
+    else:
+        profiles = (<ProfilerCore>t._profiler).profiles
+        for span in profiles.values():
+            if not _fast_span(span):
+                return None
+        names = tuple(sorted(profiles))
+    return (
+        _sig_columns,
+        tuple(summary) if summary else (),
+        tuple(t.config),
+        names,
+    )
+
+
+cdef inline Column _col(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, int kind):
+    cdef Py_ssize_t cid = ids[k]
+    c = columns[cid]
+    if c is None:
+        c = Column(kind)
+        columns[cid] = c
+    if (<Column>c).n != n:
+        (<Column>c).pad_to(n)
+    return <Column>c
+
+
+cdef inline void _put_obj(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, object v) except *:
+    cdef Py_ssize_t cid = ids[k]
+    c = columns[cid]
+    if c is None:
+        c = new_column(v)
+        columns[cid] = c
+    if (<Column>c).n != n:
+        (<Column>c).pad_to(n)
+    (<Column>c).push(v)
+
+
+cdef inline void _put_double(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, double d) except *:
+    cdef Column col = _col(columns, ids, k, n, COL_NUM)
+    cdef Py_ssize_t m
+    if col.kind != COL_NUM or (col.seen and not (col.seen & NUM_FLOAT) and col._tag is None):
+        col.push(d)  # the general path widens or starts tags
+        return
+    m = col.n
+    col.seen |= NUM_FLOAT
+    _grow(col._num, m + 1)
+    col._num.data.as_doubles[m] = d
+    if col._tag is not None:
+        _grow(col._tag, m + 1)
+        col._tag.data.as_uchars[m] = 0
+    col.n = m + 1
+
+
+cdef inline double _in_unit(int64_t value, int unit):
+    if value < 0:
+        return NAN_VALUE
+    return value / _UNIT_DIV[unit]
+
+
+cdef inline double _cpu_s(int64_t start, int64_t end):
+    if start < 0 or end < start:
+        return NAN_VALUE
+    return (end - start) / 1e9
+
+
+cdef Py_ssize_t _put_span(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, Span s) except -1:
+    """The items of ``Profile.Interval.to_dict()`` of a stopped span, in its order."""
+    cdef int unit = s._unit
+    cdef double svms = _in_unit(s._start.vms, unit), evms = _in_unit(s._end.vms, unit)
+    cdef double srss = _in_unit(s._start.rss, unit), erss = _in_unit(s._end.rss, unit)
+    cdef double peak_d = NAN_VALUE
+    cdef int64_t peak, dur = s._end.mono - s._start.mono
+    if dur < 0:
+        dur = 0
+    if s._track & FT_USAGE_PEAK:
+        peak = s._peak
+        if s._start.rss > peak:
+            peak = s._start.rss
+        if s._end.rss > peak:
+            peak = s._end.rss
+        peak_d = _in_unit(peak, unit)
+    _put_double(columns, ids, k, n, svms)
+    _put_double(columns, ids, k + 1, n, evms)
+    _put_double(columns, ids, k + 2, n, evms - svms)
+    _put_double(columns, ids, k + 3, n, srss)
+    _put_double(columns, ids, k + 4, n, erss)
+    _put_double(columns, ids, k + 5, n, erss - srss)
+    _put_double(columns, ids, k + 6, n, peak_d)
+    _put_obj(columns, ids, k + 7, n, _UNIT_TEXT[unit])
+    _put_double(columns, ids, k + 8, n, s._start.t / 1e9)
+    _put_double(columns, ids, k + 9, n, s._end.t / 1e9)
+    _put_double(columns, ids, k + 10, n, _cpu_s(s._start.cpu, s._end.cpu))
+    _put_double(columns, ids, k + 11, n, _cpu_s(s._start.cpu_children, s._end.cpu_children))
+    _put_double(columns, ids, k + 12, n, dur / 1e9)
+    _put_obj(columns, ids, k + 13, n, _KIND_TEXT[s._kind])
+    _put_obj(columns, ids, k + 14, n, _SECONDS_TEXT)
+    return k + 15
+
+
+def table_append_report(list columns, tuple ids, report, Py_ssize_t n, str default_bucket):
+    """Append ``report`` as row ``n``: the values of ``report._row()`` in its order, into
+    ``columns[ids[k]]``; only for a report ``report_signature`` accepted, with the ids
+    learnt from a report of the same signature."""
+    cdef ReportCore r = <ReportCore?>report
+    cdef TrialCore t = <TrialCore?>r.trial
+    cdef tuple defs = r._defs if r._defs is not None else ()
+    cdef Py_ssize_t i, k = 0
+    _put_obj(columns, ids, 0, n, t.name)
+    _put_obj(columns, ids, 1, n, r.status._value_)
+    seed = t.seed
+    _put_obj(columns, ids, 2, n, seed if seed else NAN_VALUE)
+    exc = t.exception
+    _put_obj(columns, ids, 3, n, str(exc) if exc else "NA")
+    tb = report.traceback
+    _put_obj(columns, ids, 4, n, str(tb) if tb else "NA")
+    bucket = t._bucket
+    _put_obj(columns, ids, 5, n,
+             default_bucket if bucket is None else str(getattr(bucket, "path", bucket)))
+    k = 6
+    for i in range(len(defs)):
+        _put_double(columns, ids, k, n, r._vals[i])
+        k += 1
+    if t._summary:
+        for v in (<dict?>t._summary).values():
+            _put_obj(columns, ids, k, n, v)
+            k += 1
+    for v in (<dict?>t.config).values():
+        _put_obj(columns, ids, k, n, v)
+        k += 1
+    if t._profiler is None:
+        if t._span is not None:
+            k = _put_span(columns, ids, k, n, <Span>t._span)
+    else:
+        profiles = (<ProfilerCore>t._profiler).profiles
+        for name in sorted(profiles):
+            k = _put_span(columns, ids, k, n, <Span>profiles[name])
+    if k != len(ids):
+        raise ValueError("report and layout differ in length")

@@ -338,3 +338,11 @@ def table_append(
     columns: list[Column | None], ids: tuple[int, ...], row: dict[str, Any], n: int
 ) -> None:
     """Append ``row`` as row ``n`` of ``columns`` (value k into ``columns[ids[k]]``)."""
+
+def report_signature(report: Any) -> tuple[Any, ...] | None:
+    """What decides the keys of ``report._row()``; None when the fast path cannot write it."""
+
+def table_append_report(
+    columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int, default_bucket: str
+) -> None:
+    """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""

@@ -1300,3 +1300,88 @@ class TestRegressions:
         df = History(reports).df()
         assert df["config:x"].dtype == object  # as pandas infers it (reference_frame)
         pd.testing.assert_frame_equal(History.from_df(df).df(), df)
+
+
+# ===================================================================== add() fast path
+class TestAddFastPath:
+    """``History.add`` writes a report straight from its C fields once a report of the same
+    signature (metrics, summary and config keys, profile names) went through ``_row()``."""
+
+    @staticmethod
+    def _ran(name: str, config: dict[str, Any], *, fit: bool = True) -> Trial[Any]:
+        trial = Trial(name=name, config=config, metrics=[LOSS, ACC])
+        with trial.begin():
+            if fit:
+                with trial.profile("fit"):
+                    pass
+        return trial
+
+    def test_fast_rows_equal_row_dicts(self) -> None:
+        reports = []
+        for i in range(40):
+            trial = self._ran(f"t{i}", {"x": [1, 2.5, "a", True, None, 2**60][i % 6], "k": i})
+            if i % 4 == 0:
+                trial.summary["s"] = float(i)
+            reports.append(trial.success(loss=float(i), acc=0.5))
+        h = History()
+        for r in reports:
+            h.add(r)
+        assert _core.report_signature(reports[-1]) in h._table.plans
+        pd.testing.assert_frame_equal(
+            h.df(normalize_time=False), build_frame(rows(reports)), check_exact=True
+        )
+
+    def test_reports_the_fast_path_does_not_take(self) -> None:
+        from fasttrial.profiling import Memory, Profile, Timer
+
+        h = History()
+        expected: list[dict[str, Any]] = []
+
+        def add(report: Trial.Report) -> None:
+            expected.append(report._row())  # the row as it is when added
+            h.add(report)
+
+        done = self._ran("done", {"x": 1}).success(loss=1.0, acc=0.5)
+        assert _core.report_signature(done) is not None
+        add(done)
+        add(done)  # the second one of a signature is fast
+        running = Trial(name="running", config={"x": 1}, metrics=[LOSS, ACC])
+        with running.begin():
+            with running.profile("fit"):
+                pass
+            report = running.success(loss=2.0, acc=0.5)
+            assert _core.report_signature(report) is None  # "trial" is still running
+            add(report)
+        given = self._ran("given", {"x": 3})
+        given.profiler.profiles["trial:fit"] = Profile.Interval(
+            memory=Memory.Interval(1.0, 2.0, 3.0, 4.0, Memory.Unit.BYTES),
+            time=Timer.Interval(1.0, 2.0, Timer.Kind.WALL, Timer.Unit.SECONDS),
+        )
+        given_report = given.success(loss=3.0, acc=0.5)
+        odd = self._ran("odd", {"x": 1})
+        odd.config = _Config({"x": 4})
+        odd_report = odd.success(loss=4.0, acc=0.5)
+        assert _core.report_signature(given_report) is None
+        assert _core.report_signature(odd_report) is None
+        for r in (given_report, odd_report, done, given_report, odd_report):
+            add(r)
+        pd.testing.assert_frame_equal(
+            h.df(normalize_time=False), build_frame(expected), check_exact=True
+        )
+
+    def test_a_failing_batch_leaves_the_table_as_it_was(self) -> None:
+        good = [self._ran(f"g{i}", {"x": i}).success(loss=1.0, acc=0.5) for i in range(3)]
+        h = History(good)
+        before = h.df(normalize_time=False)
+        plans = dict(h._table.plans)
+        bad = self._ran("bad", {"x": 9}).success(loss=1.0, acc=0.5)
+        bad.trial.config = ["not", "a", "dict"]  # type: ignore[assignment]
+        with pytest.raises(AttributeError):
+            h.add([self._ran("g3", {"x": 3}).success(loss=1.0, acc=0.5), bad])
+        assert len(h) == 3
+        assert h._table.plans == plans
+        pd.testing.assert_frame_equal(h.df(normalize_time=False), before)
+
+
+class _Config(dict):  # type: ignore[type-arg]
+    """A dict subclass: the fast path leaves it to _row()."""

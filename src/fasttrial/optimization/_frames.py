@@ -13,7 +13,7 @@ import pandas as pd
 from fasttrial._corecheck import _core
 from fasttrial._util import select_prefixed
 from fasttrial.optimization.metric import Metric
-from fasttrial.optimization.trial import Trial
+from fasttrial.optimization.trial import DEFAULT_BUCKET, Trial
 from fasttrial.profiling import Profile, Profiler
 from fasttrial.profiling._na import is_missing
 from fasttrial.store import PathBucket
@@ -450,7 +450,7 @@ _BASE_FILLS: tuple[tuple[str, Any], ...] = (
     ("trial_seed", math.nan),
     ("exception", "NA"),
     ("traceback", "NA"),
-    ("bucket", "unknown-trial-bucket"),  # trial.DEFAULT_BUCKET
+    ("bucket", DEFAULT_BUCKET),
 )
 
 

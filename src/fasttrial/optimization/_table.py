@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fasttrial._corecheck import _core
+from fasttrial.optimization.trial import DEFAULT_BUCKET
 
 MISSING = _core.MISSING
 
@@ -29,7 +30,16 @@ MISSING = _core.MISSING
 class Table:
     """Rows of report fields stored column by column."""
 
-    __slots__ = ("columns", "key_ids", "keys", "layout_by_keys", "layouts", "n", "row_layout")
+    __slots__ = (
+        "columns",
+        "key_ids",
+        "keys",
+        "layout_by_keys",
+        "layouts",
+        "n",
+        "plans",
+        "row_layout",
+    )
 
     def __init__(self) -> None:
         self.n = 0
@@ -39,6 +49,8 @@ class Table:
         self.layouts: list[tuple[int, ...]] = []
         self.layout_by_keys: dict[tuple[str, ...], int] = {}
         self.row_layout = array("B")  # widened to "i" past 255 layouts
+        # report signature -> (layout id, column ids): see _core.report_signature
+        self.plans: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -63,10 +75,43 @@ class Table:
         """Append one row (a dict of key -> value)."""
         lid = self._layout(tuple(row))
         _core.table_append(self.columns, self.layouts[lid], row, self.n)
+        self._row_done(lid)
+
+    def _row_done(self, lid: int) -> None:
         if lid > 255 and self.row_layout.typecode == "B":
             self.row_layout = array("i", self.row_layout)
         self.row_layout.append(lid)
         self.n += 1
+
+    def append_report(self, report: Any) -> None:
+        """Append ``report._row()``: straight from the report's C fields when a report of
+        the same signature has been appended before, else through ``_row()``."""
+        sig = _core.report_signature(report)
+        if sig is not None:
+            plan = self.plans.get(sig)
+            if plan is not None:
+                lid, ids = plan
+                _core.table_append_report(self.columns, ids, report, self.n, DEFAULT_BUCKET)
+                self._row_done(lid)
+                return
+        row = report._row()
+        lid = self._layout(tuple(row))
+        _core.table_append(self.columns, self.layouts[lid], row, self.n)
+        self._row_done(lid)
+        if sig is not None and len(self.plans) < 4096:
+            self.plans[sig] = (lid, self.layouts[lid])
+
+    def extend_reports(self, reports: Iterable[Any]) -> None:
+        """Append reports, all or none: on an error the table is as it was."""
+        n0 = self.n
+        k0 = len(self.keys)
+        l0 = len(self.layouts)
+        try:
+            for report in reports:
+                self.append_report(report)
+        except BaseException:
+            self._truncate(n0, k0, l0)
+            raise
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows, all or none: on an error the table is as it was."""
@@ -89,6 +134,7 @@ class Table:
             if lid >= nlayouts:
                 del self.layout_by_keys[keys]
         del self.layouts[nlayouts:]
+        self.plans = {sig: plan for sig, plan in self.plans.items() if plan[0] < nlayouts}
         del self.row_layout[n:]
         self.columns = [
             None if c is None else (c if c.n <= n else c.take(range(n))) for c in self.columns

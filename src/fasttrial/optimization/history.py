@@ -149,9 +149,9 @@ class History:
         for item in batch:
             self._check(item, self.metrics, pending)
         n0 = len(self._reports)
-        # One row at a time (no list of a batch's rows held at once); on an error the
-        # table rolls back to where it was.
-        self._table.extend(item._row() for item in batch)
+        # One row at a time, straight from the reports' C fields where it can; on an
+        # error the table rolls back to where it was.
+        self._table.extend_reports(batch)
         self._reports.extend(batch)
         self.metrics.update(pending)
         if self._lookup is not None:
