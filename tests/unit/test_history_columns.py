@@ -1102,7 +1102,7 @@ class TestAdd:
         more = [{"name": "c", "x": 2.5, "s": "new"}, {"name": "d", "y": 3}]
         table.extend(more)
         pd.testing.assert_frame_equal(table_frame(table), build_frame(rows0 + more))
-        assert table.has_key("y").tolist() == [False, False, False, True]
+        assert ["y" in table.row(i) for i in range(4)] == [False, False, False, True]
 
     def test_find_after_many_adds_and_duplicates(self) -> None:
         rng = random.Random(3)

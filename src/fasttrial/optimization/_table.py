@@ -101,26 +101,21 @@ class Table:
         if sig is not None and len(self.plans) < 4096:
             self.plans[sig] = (lid, self.layouts[lid])
 
-    def extend_reports(self, reports: Iterable[Any]) -> None:
-        """Append reports, all or none: on an error the table is as it was."""
-        n0 = self.n
-        k0 = len(self.keys)
-        l0 = len(self.layouts)
-        try:
-            for report in reports:
-                self.append_report(report)
-        except BaseException:
-            self._truncate(n0, k0, l0)
-            raise
-
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows, all or none: on an error the table is as it was."""
+        self._all_or_nothing(self.append, rows)
+
+    def extend_reports(self, reports: Iterable[Any]) -> None:
+        """Append reports, all or none: on an error the table is as it was."""
+        self._all_or_nothing(self.append_report, reports)
+
+    def _all_or_nothing(self, append: Any, items: Iterable[Any]) -> None:
         n0 = self.n
         k0 = len(self.keys)
         l0 = len(self.layouts)
         try:
-            for row in rows:
-                self.append(row)
+            for item in items:
+                append(item)
         except BaseException:
             self._truncate(n0, k0, l0)
             raise
@@ -172,17 +167,6 @@ class Table:
                 if cid not in out:
                     out[cid] = None
         return list(out)
-
-    def has_key(self, key: str) -> Any:
-        """A bool array: which rows have ``key``."""
-        import numpy as np
-
-        cid = self.key_ids.get(key)
-        rows = self._layouts_array() if self.n else None
-        if cid is None or rows is None:
-            return np.zeros(self.n, dtype=bool)
-        with_key = np.array([cid in ids for ids in self.layouts], dtype=bool)
-        return with_key[rows]
 
     def _layouts_array(self) -> Any:
         """The row layout ids as a numpy array (a copy)."""
