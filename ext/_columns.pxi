@@ -27,7 +27,6 @@ NUM_FLOAT = 2
 # distinct, turns into an OBJ column (a code table would cost more than it saves).
 cdef Py_ssize_t _STR_DISTINCT_LIMIT = 256
 cdef double _EXACT_INT = 9007199254740992.0  # 2**53
-cdef double NAN_VALUE = float("nan")
 
 
 class _MissingType:
@@ -51,14 +50,12 @@ cdef array _I8 = array("b")
 
 # numpy's scalar types, filled on first sight of one (numpy is not imported here).
 cdef object _np_bool = None
-cdef object _np_generic = None
 
 
 cdef bint _load_numpy_types() except -1:
-    global _np_bool, _np_generic
+    global _np_bool
     import numpy
     _np_bool = numpy.bool_
-    _np_generic = numpy.generic
     return 1
 
 
@@ -120,7 +117,7 @@ cdef class Column:
         if self.kind == COL_NUM:
             _grow(self._num, n)
             for i in range(old, n):
-                self._num.data.as_doubles[i] = NAN_VALUE
+                self._num.data.as_doubles[i] = _NAN
             if self._tag is not None:
                 _grow(self._tag, n)
                 for i in range(old, n):
@@ -448,8 +445,6 @@ cdef bint _is_numpy_real(object v) except -1:
     """A numpy integer or floating scalar, or a 0-d array of one."""
     if type(v).__module__ != "numpy":
         return False
-    if _np_generic is None:
-        _load_numpy_types()
     kind = getattr(getattr(v, "dtype", None), "kind", "")
     return kind in ("i", "u", "f") and getattr(v, "ndim", 1) == 0
 
@@ -490,26 +485,6 @@ def new_column(object v):
     if isinstance(v, str):
         return Column(COL_STR)
     return Column(COL_OBJ)
-
-
-def table_append(list columns, tuple ids, dict row, Py_ssize_t n):
-    """Append ``row`` (its values in its own key order) as row ``n``: value k goes to
-    ``columns[ids[k]]``, made on its first value, after filling the rows it missed."""
-    cdef Py_ssize_t k = 0, cid
-    cdef Column col
-    if len(row) != len(ids):
-        raise ValueError("row and layout differ in length")
-    for value in row.values():
-        cid = ids[k]
-        c = columns[cid]
-        if c is None:
-            c = new_column(value)
-            columns[cid] = c
-        col = <Column>c
-        if col.n != n:
-            col.pad_to(n)
-        col.push(value)
-        k += 1
 
 
 # -- metric kernels ----------------------------------------------------------------------
@@ -562,7 +537,7 @@ def to_float64(values, str what="value"):
             except OverflowError:
                 raise ValueError(f"{what}[{i}] = {v!r} is too large for a float.") from None
         elif v is None or v is _MISSING:
-            d = NAN_VALUE
+            d = _NAN
         elif _num_flag(v):
             d = float(v)
         elif _is_numpy_real(v):
@@ -779,6 +754,17 @@ cdef inline void _put_obj(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, o
     (<Column>c).push(v)
 
 
+def table_append(list columns, tuple ids, dict row, Py_ssize_t n):
+    """Append ``row`` (its values in its own key order) as row ``n``: value k goes to
+    ``columns[ids[k]]``, made on its first value, after filling the rows it missed."""
+    cdef Py_ssize_t k = 0
+    if len(row) != len(ids):
+        raise ValueError("row and layout differ in length")
+    for value in row.values():
+        _put_obj(columns, ids, k, n, value)
+        k += 1
+
+
 cdef inline void _put_double(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, double d) except *:
     cdef Column col = _col(columns, ids, k, n, COL_NUM)
     cdef Py_ssize_t m
@@ -795,47 +781,24 @@ cdef inline void _put_double(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n
     col.n = m + 1
 
 
-cdef inline double _in_unit(int64_t value, int unit):
-    if value < 0:
-        return NAN_VALUE
-    return value / _UNIT_DIV[unit]
-
-
-cdef inline double _cpu_s(int64_t start, int64_t end):
-    if start < 0 or end < start:
-        return NAN_VALUE
-    return (end - start) / 1e9
-
-
 cdef Py_ssize_t _put_span(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, Span s) except -1:
     """The items of ``Profile.Interval.to_dict()`` of a stopped span, in its order."""
     cdef int unit = s._unit
-    cdef double svms = _in_unit(s._start.vms, unit), evms = _in_unit(s._end.vms, unit)
-    cdef double srss = _in_unit(s._start.rss, unit), erss = _in_unit(s._end.rss, unit)
-    cdef double peak_d = NAN_VALUE
-    cdef int64_t peak, dur = s._end.mono - s._start.mono
-    if dur < 0:
-        dur = 0
-    if s._track & FT_USAGE_PEAK:
-        peak = s._peak
-        if s._start.rss > peak:
-            peak = s._start.rss
-        if s._end.rss > peak:
-            peak = s._end.rss
-        peak_d = _in_unit(peak, unit)
+    cdef double svms = _bytes_in(s._start.vms, unit), evms = _bytes_in(s._end.vms, unit)
+    cdef double srss = _bytes_in(s._start.rss, unit), erss = _bytes_in(s._end.rss, unit)
     _put_double(columns, ids, k, n, svms)
     _put_double(columns, ids, k + 1, n, evms)
     _put_double(columns, ids, k + 2, n, evms - svms)
     _put_double(columns, ids, k + 3, n, srss)
     _put_double(columns, ids, k + 4, n, erss)
     _put_double(columns, ids, k + 5, n, erss - srss)
-    _put_double(columns, ids, k + 6, n, peak_d)
+    _put_double(columns, ids, k + 6, n, s._peak_in_unit())
     _put_obj(columns, ids, k + 7, n, _UNIT_TEXT[unit])
     _put_double(columns, ids, k + 8, n, s._start.t / 1e9)
     _put_double(columns, ids, k + 9, n, s._end.t / 1e9)
-    _put_double(columns, ids, k + 10, n, _cpu_s(s._start.cpu, s._end.cpu))
-    _put_double(columns, ids, k + 11, n, _cpu_s(s._start.cpu_children, s._end.cpu_children))
-    _put_double(columns, ids, k + 12, n, dur / 1e9)
+    _put_double(columns, ids, k + 10, n, _cpu_seconds(s._start.cpu, s._end.cpu))
+    _put_double(columns, ids, k + 11, n, _cpu_seconds(s._start.cpu_children, s._end.cpu_children))
+    _put_double(columns, ids, k + 12, n, s._duration_s())
     _put_obj(columns, ids, k + 13, n, _KIND_TEXT[s._kind])
     _put_obj(columns, ids, k + 14, n, _SECONDS_TEXT)
     return k + 15
@@ -852,7 +815,7 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n, str defau
     _put_obj(columns, ids, 0, n, t.name)
     _put_obj(columns, ids, 1, n, r.status._value_)
     seed = t.seed
-    _put_obj(columns, ids, 2, n, seed if seed else NAN_VALUE)
+    _put_obj(columns, ids, 2, n, seed if seed else _NAN)
     exc = t.exception
     _put_obj(columns, ids, 3, n, str(exc) if exc else "NA")
     tb = report.traceback

@@ -350,17 +350,20 @@ _UNIT_DIV[2] = 1024.0 * 1024.0
 _UNIT_DIV[3] = 1024.0 * 1024.0 * 1024.0
 
 
-cdef inline object _bytes_in(int64_t value, int unit):
+cdef double _NAN = float("nan")
+
+
+cdef inline double _bytes_in(int64_t value, int unit):
     if value < 0:
-        return float("nan")
+        return _NAN
     return value / _UNIT_DIV[unit]
 
 
-cdef inline object _cpu_seconds(int64_t start, int64_t end):
+cdef inline double _cpu_seconds(int64_t start, int64_t end):
     # NaN when not read, or when the end is older than the start (a span stopped in a
     # forked child, whose CPU clocks start again from zero).
     if start < 0 or end < start:
-        return float("nan")
+        return _NAN
     return (end - start) / 1e9
 
 
@@ -490,8 +493,7 @@ cdef class Span:
             start_vms, end_vms)``; times in seconds of the kind's clock, memory in the
             span's unit; NaN for what is not recorded yet.
         """
-        cdef double nan = float("nan")
-        cdef int64_t dur
+        cdef double nan = _NAN
         if self._state == SPAN_EMPTY:
             return (self._state, self._kind, self._unit, nan, nan, nan, nan, nan, nan, nan)
         if self._state == SPAN_RUNNING:
@@ -501,12 +503,9 @@ cdef class Span:
                 _bytes_in(self._start.rss, self._unit), nan,
                 _bytes_in(self._start.vms, self._unit), nan,
             )
-        dur = self._end.mono - self._start.mono
-        if dur < 0:  # a span stopped in another process (fork) can see an older clock
-            dur = 0
         return (
             self._state, self._kind, self._unit,
-            self._start.t / 1e9, self._end.t / 1e9, dur / 1e9,
+            self._start.t / 1e9, self._end.t / 1e9, self._duration_s(),
             _bytes_in(self._start.rss, self._unit), _bytes_in(self._end.rss, self._unit),
             _bytes_in(self._start.vms, self._unit), _bytes_in(self._end.vms, self._unit),
         )
@@ -515,24 +514,32 @@ cdef class Span:
         """Return ``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span: the peak RSS in
         the span's unit, CPU seconds of this process and of its reaped children inside the
         span; NaN for what was not recorded (or while the span runs)."""
-        cdef double nan = float("nan")
-        cdef int64_t peak
         if self._state != SPAN_DONE:
-            return (nan, nan, nan)
-        if self._track & FT_USAGE_PEAK:
-            peak = self._peak
-            if self._start.rss > peak:
-                peak = self._start.rss
-            if self._end.rss > peak:
-                peak = self._end.rss
-            peak_out = _bytes_in(peak, self._unit)
-        else:
-            peak_out = nan
+            return (_NAN, _NAN, _NAN)
         return (
-            peak_out,
+            self._peak_in_unit(),
             _cpu_seconds(self._start.cpu, self._end.cpu),
             _cpu_seconds(self._start.cpu_children, self._end.cpu_children),
         )
+
+    cdef inline double _duration_s(self):
+        """Seconds between start and end on the monotonic clock (a stopped span)."""
+        cdef int64_t dur = self._end.mono - self._start.mono
+        if dur < 0:  # a span stopped in another process (fork) can see an older clock
+            dur = 0
+        return dur / 1e9
+
+    cdef inline double _peak_in_unit(self):
+        """The peak RSS of a stopped span in its unit; NaN when not tracked."""
+        cdef int64_t peak
+        if not (self._track & FT_USAGE_PEAK):
+            return _NAN
+        peak = self._peak
+        if self._start.rss > peak:
+            peak = self._start.rss
+        if self._end.rss > peak:
+            peak = self._end.rss
+        return _bytes_in(peak, self._unit)
 
     def _raw_usage_ns(self):
         """Return ``(track, peak, start_cpu, end_cpu, start_children, end_children)`` as
