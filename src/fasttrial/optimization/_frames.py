@@ -341,15 +341,20 @@ def table_frame(
 ) -> pd.DataFrame:
     """The frame of a ``History`` table: equal to ``build_frame`` of its rows with only the
     chosen sections, built column by column from the buffers."""
-    allowed = {"base", "profiles" if profiles else "", "configs" if configs else ""}
-    allowed |= {"summary" if summary else "", "metrics" if metrics else ""}
+    shown = {
+        "base": True,
+        "profiles": profiles,
+        "configs": configs,
+        "summary": summary,
+        "metrics": metrics,
+    }
     n = table.n
     columns = table.padded()
     keys = table.keys
     chosen = [
         cid
         for cid in table.ordered_key_ids()
-        if keys[cid] != "name" and key_section(keys[cid]) in allowed
+        if keys[cid] != "name" and shown[key_section(keys[cid])]
     ]
     arrays = [column_array(columns[cid], n) for cid in chosen]
     index = pd.Index(column_array(columns[table.key_ids["name"]], n), name="name")

@@ -266,8 +266,6 @@ class History:
 
         m = self._metric(metric)
         raw = self._raw(m)
-        if form not in _core.FORMS:
-            raise ValueError(f"Unknown form {form!r}; use one of {list(_core.FORMS)}.")
         try:
             out = _core.metric_transform(raw, m.minimize, m.bounds, form, f"Metric {m.name!r}")
         except ValueError as error:

@@ -670,10 +670,12 @@ class Trial(_core.TrialCore, Generic[I]):
                 if trial._profiler is None:
                     # Only a begin() span, if any: no Profiler is made to read it.
                     if trial._span is not None:
-                        trial._span._into_row(row)
+                        row.update(trial._span.to_dict())
                 else:
                     for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
-                        prof._into_row(row, "" if pname == "trial" else f"profile:{pname}")
+                        row.update(
+                            prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}")
+                        )
             return row
 
         def df(

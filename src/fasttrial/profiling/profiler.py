@@ -102,50 +102,6 @@ class Profile:
                 **time.to_dict(prefix=f"{p}time:"),
             }
 
-        def _into_row(self, row: dict[str, Any], prefix: str = "") -> None:
-            """Add ``to_dict(prefix=prefix)``'s items to ``row``.
-
-            For a stopped span whose Timer/Memory objects were never made (the case of
-            nearly every report a History reads), the values come straight from the
-            recorded numbers, in ``to_dict``'s key order, without making those objects;
-            the kind and units are then their plain strings (equal to the enum members,
-            and what ``df()`` shows). Tests check both paths give equal items.
-            """
-            if self._time is not None or self._memory is not None:
-                row.update(self.to_dict(prefix=prefix))
-                return
-            state, kind, unit, start, end, dur, srss, erss, svms, evms = self._raw()
-            if state != _DONE:
-                row.update(self.to_dict(prefix=prefix))
-                return
-            peak, cpu, cpu_children = self._raw_usage()
-            keys = _ROW_KEYS.get(prefix)
-            if keys is None:
-                keys = _row_keys(prefix)
-            row.update(
-                zip(
-                    keys,
-                    (
-                        svms,
-                        evms,
-                        evms - svms,
-                        srss,
-                        erss,
-                        erss - srss,
-                        peak,
-                        _UNIT_TEXT[unit],
-                        start,
-                        end,
-                        cpu,
-                        cpu_children,
-                        dur,
-                        _KIND_TEXT[kind],
-                        _SECONDS_TEXT,
-                    ),
-                    strict=True,
-                )
-            )
-
         def __repr__(self) -> str:
             return f"Profile.Interval(memory={self.memory!r}, time={self.time!r})"
 
@@ -365,23 +321,3 @@ class Profiler(_core.ProfilerCore, Mapping):
         from fasttrial._display import profiler_html
 
         return profiler_html(self)
-
-
-_ROW_KEYS: dict[str, tuple[str, ...]] = {}
-_UNIT_TEXT = {code: str(u) for code, u in _UNIT_BY_CODE.items()}
-_KIND_TEXT = {code: str(k) for code, k in _KIND_BY_CODE.items()}
-_SECONDS_TEXT = str(Timer.Unit.SECONDS)
-
-
-def _row_keys(prefix: str) -> tuple[str, ...]:
-    """The keys of ``Profile.Interval.to_dict(prefix=prefix)``, in order (cached: a run has
-    a few profile names)."""
-    # (an interval of zeros, not Profile.na(): its pandas.NA would import pandas)
-    zeros = Profile.Interval(
-        memory=Memory.Interval(0.0, 0.0, 0.0, 0.0, Memory.Unit.BYTES),
-        time=Timer.Interval(0.0, 0.0, Timer.Kind.WALL, Timer.Unit.SECONDS),
-    )
-    keys = tuple(zeros.to_dict(prefix=prefix))
-    if len(_ROW_KEYS) < 1024:
-        _ROW_KEYS[prefix] = keys
-    return keys
