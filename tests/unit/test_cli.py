@@ -81,7 +81,7 @@ def test_demo_in_process_with_seed_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_demo_sometimes_fails_trials() -> None:
-    from fasttrial import _demo
+    from fasttrial.cli import demo as _demo
 
     problem = _demo.Problem.make()
     search = _demo.RandomSearch(_demo.SPACE, metrics=_demo.METRICS, seed=0)
@@ -143,7 +143,7 @@ def test_show_prints_summary_and_writes_png(demo_run: tuple[Path, str], tmp_path
 def test_show_default_png_next_to_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fasttrial import _show
+    from fasttrial.cli import show as _show
 
     written: list[Path] = []
 

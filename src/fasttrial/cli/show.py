@@ -9,12 +9,17 @@ each metric, the incumbent trace (best-so-far by end time), time totals (sum of 
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fasttrial.cli import CLIError
+from fasttrial.cli import console as make_console
 
 if TYPE_CHECKING:
     from fasttrial.optimization import History, Metric, Trial
@@ -294,3 +299,31 @@ def plot_png(summary: Summary, path: Path) -> bool:
     fig.suptitle(f"Incumbent trace, {summary.n} trials")
     fig.savefig(path, format="png")
     return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """``fasttrial show``."""
+    try:
+        path = find_history(args.path)
+        history = load_history(path)
+    except ShowError as error:
+        raise CLIError(str(error)) from None
+    summary = summarize(history)
+    console = make_console()
+    console.print(render(summary, path))
+    if args.no_png:
+        return 0
+    png = args.png if args.png is not None else path.with_name(f"{path.stem}-incumbents.png")
+    try:
+        written = plot_png(summary, png)
+    except OSError as error:
+        raise CLIError(f"cannot write {png}: {error.strerror or error}") from None
+    if written:
+        console.print(f"[bold]plot[/]    wrote {png}")
+    else:
+        print(
+            "fasttrial show: no plot written: matplotlib is not installed "
+            '(pip install "fasttrial[plot]")',
+            file=sys.stderr,
+        )
+    return 0

@@ -1,4 +1,4 @@
-"""The ``fasttrial`` command: ``demo``, ``bench`` and ``show``.
+"""The ``fasttrial`` command: ``demo``, ``bench`` and ``show`` (one module each here).
 
 ``python -m fasttrial`` runs the same. This module imports only the standard library at
 import time; numpy, pandas, rich and matplotlib are imported by the subcommand that needs
@@ -144,10 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "demo":
-            return _demo(args)
-        if args.command == "bench":
-            return _bench(args)
-        return _show(args)
+            from fasttrial.cli.demo import run
+
+        elif args.command == "bench":
+            from fasttrial.cli.bench import run
+        else:
+            from fasttrial.cli.show import run
+        return run(args)
     except CLIError as error:
         print(f"fasttrial {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -156,144 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _console() -> Any:
+def console() -> Any:
     from rich.console import Console
 
     return Console(highlight=False)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from fasttrial import _demo
-
-    console = _console()
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a directory")
-    console.print(
-        f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
-        "over a numpy gradient-descent objective, every trial profiled"
-    )
-    try:
-        result = _demo.run_demo(
-            args.trials, args.seed, out, progress=not args.no_progress, console=console
-        )
-    except ImportError as error:  # pyarrow (Parquet) missing or broken
-        first = (str(error).strip().splitlines() or ["ImportError"])[0]
-        raise CLIError(f"a package is missing: {first}") from None
-    except OSError as error:
-        raise CLIError(f"cannot write to {out}: {error.strerror or error}") from None
-    console.print(_demo.render(result))
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    import json
-    import platform
-    import time
-
-    from fasttrial import _bench
-    from fasttrial._version import __version__
-
-    console = _console()
-    names = tuple(n for n in _bench.IMPLS if n != "amltk" or _bench.have_amltk())
-    repeats, batch = (15, 0.005) if args.quick else (31, 0.01)
-    console.print(
-        f"[bold]fasttrial bench[/]{' --quick' if args.quick else ''}: "
-        f"{', '.join(names)} and an empty `with` (floor), interleaved, median of {repeats} "
-        f"batches of ~{batch * 1e3:g} ms"
-        + ("" if "amltk" in names else " (amltk is not importable: not measured)")
-    )
-    t0 = time.perf_counter()
-    with console.status("timing") as status:
-        medians = _bench.measure(
-            names,
-            repeats=repeats,
-            batch_seconds=batch,
-            full=not args.quick,
-            floor=True,
-            progress=lambda op: status.update(f"timing {op}"),
-        )
-    elapsed = time.perf_counter() - t0
-    console.print(_bench_table(medians, names))
-    console.print(f"measured in {elapsed:.1f} s")
-    if args.json is not None:
-        doc = {
-            "fasttrial": __version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "quick": bool(args.quick),
-            "repeats": repeats,
-            "batch_seconds": batch,
-            "unit": "seconds per call (median)",
-            "medians": medians,
-            "ratios_to_fasttrial": {
-                op: {k: v / row["fasttrial"] for k, v in row.items() if k != "fasttrial"}
-                for op, row in medians.items()
-            },
-        }
-        try:
-            args.json.write_text(json.dumps(doc, indent=2) + "\n")
-        except OSError as error:
-            raise CLIError(f"cannot write {args.json}: {error.strerror or error}") from None
-        console.print(f"wrote {args.json}")
-    return 0
-
-
-def _bench_table(medians: dict[str, dict[str, float]], names: tuple[str, ...]) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    from fasttrial._bench import format_seconds
-
-    short = {"fasttrial": "ft", "reference": "ref", "amltk": "amltk"}
-    table = Table(
-        title="median time per call",
-        box=box.SIMPLE_HEAD,
-        caption="ref/ft = reference's median / fasttrial's, amltk/ft likewise",
-    )
-    table.add_column("operation", style="bold", no_wrap=True)
-    columns = [*names, "floor"]
-    for name in columns:
-        table.add_column(name, justify="right", no_wrap=True)
-    for name in names[1:]:
-        header = f"{short[name]}/ft"
-        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
-    for op, row in medians.items():
-        ft = row["fasttrial"]
-        cells = [format_seconds(row[n]) if n in row else "-" for n in columns]
-        ratios = [f"{row[n] / ft:.1f}x" if n in row else "-" for n in names[1:]]
-        table.add_row(op, *cells, *ratios)
-    return table
-
-
-def _show(args: argparse.Namespace) -> int:
-    from fasttrial import _show
-
-    try:
-        path = _show.find_history(args.path)
-        history = _show.load_history(path)
-    except _show.ShowError as error:
-        raise CLIError(str(error)) from None
-    summary = _show.summarize(history)
-    console = _console()
-    console.print(_show.render(summary, path))
-    if args.no_png:
-        return 0
-    png = args.png if args.png is not None else path.with_name(f"{path.stem}-incumbents.png")
-    try:
-        written = _show.plot_png(summary, png)
-    except OSError as error:
-        raise CLIError(f"cannot write {png}: {error.strerror or error}") from None
-    if written:
-        console.print(f"[bold]plot[/]    wrote {png}")
-    else:
-        print(
-            "fasttrial show: no plot written: matplotlib is not installed "
-            '(pip install "fasttrial[plot]")',
-            file=sys.stderr,
-        )
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ and as a share of the loop's measured wall time.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from fasttrial._bench import median_excess
+from fasttrial.cli import CLIError
+from fasttrial.cli import console as make_console
 from fasttrial.optimization import History, Metric, RandomSearch, Trial
 
 SPACE: dict[str, Any] = {
@@ -281,3 +284,26 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``fasttrial demo``."""
+    console = make_console()
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} exists and is not a directory")
+    console.print(
+        f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
+        "over a numpy gradient-descent objective, every trial profiled"
+    )
+    try:
+        result = run_demo(
+            args.trials, args.seed, out, progress=not args.no_progress, console=console
+        )
+    except ImportError as error:  # pyarrow (Parquet) missing or broken
+        first = (str(error).strip().splitlines() or ["ImportError"])[0]
+        raise CLIError(f"a package is missing: {first}") from None
+    except OSError as error:
+        raise CLIError(f"cannot write to {out}: {error.strerror or error}") from None
+    console.print(render(result))
+    return 0
