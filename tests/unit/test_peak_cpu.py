@@ -309,7 +309,7 @@ class TestCpu:
         p = Profiler()
         for kind in ("wall", "cpu", "process"):
             with p(kind, time_kind=kind):
-                _spin(0.05)
+                _spin_cpu(0.05)
             assert p[kind].time.cpu_time > 0.01, kind
 
     def test_columns_next_to_the_wall_time(self) -> None:
@@ -342,7 +342,7 @@ class TestCpu:
 
     def test_timer_records_cpu_time(self) -> None:
         with Timer.time() as interval:
-            _spin(0.05)
+            _spin_cpu(0.05)
         assert interval.cpu_time > 0.01
         assert interval.cpu_time_children == 0.0
         started = Timer.start("process")
