@@ -357,6 +357,8 @@ cdef class Column:
         float64 / uint8 / int32 buffer-like of ``n`` items for NUM / BOOL / STR, or a
         list for OBJ."""
         cdef Column out = Column.__new__(Column, kind)
+        if not COL_NUM <= kind <= COL_OBJ:
+            raise ValueError(f"unknown column kind {kind}")
         if kind == COL_OBJ:
             out._objs = list(data)
             if len(out._objs) != n:
@@ -379,7 +381,46 @@ cdef class Column:
                 out._cat_index = {c: i for i, c in enumerate(out._cats)}
         out.seen = seen
         out.n = n
+        out._check()
         return out
+
+    cdef int _check(self) except -1:
+        """Refuse a column whose buffers could be read out of bounds: each buffer holds at
+        least ``n`` items, bool bytes are 0/1/2 and string codes index the strings."""
+        cdef Py_ssize_t i, ncats
+        cdef int code
+        cdef uint8_t b
+        if self.n < 0:
+            raise ValueError(f"a column cannot have {self.n} rows")
+        if self.kind == COL_NUM:
+            if self._num is None or len(self._num) < self.n:
+                raise ValueError("column buffer shorter than its rows")
+            if self._tag is not None and len(self._tag) < self.n:
+                raise ValueError("column tags shorter than its rows")
+        elif self.kind == COL_BOOL:
+            if self._u8 is None or len(self._u8) < self.n:
+                raise ValueError("column buffer shorter than its rows")
+            for i in range(self.n):
+                b = self._u8.data.as_uchars[i]
+                if b > 2:
+                    raise ValueError(f"bool column row {i} holds {b}; expected 0, 1 or 2")
+        elif self.kind == COL_STR:
+            if self._codes is None or self._cats is None or len(self._codes) < self.n:
+                raise ValueError("column codes shorter than its rows")
+            if self._codes.typecode not in ("b", "i"):
+                raise ValueError("string codes must be int8 or int32")
+            ncats = len(self._cats)
+            for i in range(self.n):
+                code = self._code(i)
+                if code < -1 or code >= ncats:
+                    raise ValueError(
+                        f"string column row {i} holds code {code}; {ncats} strings known")
+        elif self.kind == COL_OBJ:
+            if self._objs is None or len(self._objs) != self.n:
+                raise ValueError("column values do not match its rows")
+        else:
+            raise ValueError(f"unknown column kind {self.kind}")
+        return 0
 
     def nbytes(self):
         """Bytes held by the buffers (not counting shared strings or objects)."""
@@ -415,6 +456,7 @@ def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
     c._cats = cats
     c._cat_index = {s: i for i, s in enumerate(cats)} if cats is not None else None
     c._objs = objs
+    c._check()
     return c
 
 
@@ -683,11 +725,57 @@ def pareto_positions(losses, order):
 # of that signature, which goes through _row().  Tests compare both paths (History.df()
 # against build_frame of _row()s).
 
+# The row layout this writer writes, positionally; fasttrial.optimization._schema is the
+# one description of it and is handed to set_schema() at import, which refuses a
+# mismatch (a row writer that disagreed with its reader would mislabel every cell).
+cdef tuple _BASE_KEYS = ("name", "status", "trial_seed", "exception", "traceback", "bucket")
+cdef tuple _PROFILE_FIELDS = (
+    "memory:start_vms", "memory:end_vms", "memory:diff_vms", "memory:start_rss",
+    "memory:end_rss", "memory:diff_rss", "memory:peak_rss", "memory:unit",
+    "time:start", "time:end", "time:cpu_time", "time:cpu_time_children", "time:duration",
+    "time:kind", "time:unit",
+)
+cdef Py_ssize_t _NBASE = 6
+cdef Py_ssize_t _NSPAN = 15
 cdef tuple _KIND_TEXT = ("wall", "cpu", "process")            # str(Timer.Kind)
 cdef tuple _UNIT_TEXT = ("bytes", "kilobytes", "megabytes", "gigabytes")  # str(Memory.Unit)
 cdef str _SECONDS_TEXT = "seconds"                               # str(Timer.Unit.SECONDS)
+cdef str _NO_TEXT = "NA"
+cdef str _DEFAULT_BUCKET = None    # set by set_schema(); None: the fast path is refused
 cdef object _sig_defs = None       # the metric tuple whose column names are _sig_columns
 cdef tuple _sig_columns = ()
+
+
+def set_schema(dict schema):
+    """Check the row schema of ``fasttrial.optimization._schema`` against the layout the
+    compiled row writer writes, and take its default texts (called once at import).
+
+    Raises:
+        ImportError: If they differ (a core built from other sources than the package).
+    """
+    global _DEFAULT_BUCKET, _NO_TEXT
+    mine = {
+        "base_keys": _BASE_KEYS,
+        "profile_fields": _PROFILE_FIELDS,
+        "time_kinds": _KIND_TEXT,
+        "memory_units": _UNIT_TEXT,
+        "time_unit": _SECONDS_TEXT,
+    }
+    for key, expected in mine.items():
+        given = schema.get(key)
+        if given != expected:
+            raise ImportError(
+                f"fasttrial._core writes rows as {key}={expected!r} but "
+                f"fasttrial.optimization._schema says {given!r}: the compiled core and the "
+                "Python package come from different sources; rebuild the core "
+                "(pip install --no-build-isolation -Cbuild-dir=build -e .)."
+            )
+    no_text = schema.get("no_text")
+    bucket = schema.get("default_bucket")
+    if type(no_text) is not str or type(bucket) is not str:
+        raise ImportError("the row schema needs str 'no_text' and 'default_bucket'")
+    _NO_TEXT = no_text
+    _DEFAULT_BUCKET = bucket
 
 
 cdef inline bint _fast_span(object span):
@@ -709,8 +797,19 @@ def report_signature(report):
         _sig_columns = tuple([m._column for m in defs])
         _sig_defs = defs
     summary = t._summary
-    if type(t.config) is not dict or (summary and type(summary) is not dict):
+    config = t.config
+    if type(config) is not dict or (summary and type(summary) is not dict):
         return None
+    # Only str keys: keys that are equal but print differently (1, True, 1.0) would share
+    # a signature but not their column names, and keys that print alike (1 and "1") would
+    # share a column name; such rows go through _row(), which names each key as it prints.
+    for k in <dict>config:
+        if type(k) is not str:
+            return None
+    if summary:
+        for k in <dict>summary:
+            if type(k) is not str:
+                return None
     if t._profiler is None:
         if t._span is None:
             names = ()
@@ -727,9 +826,26 @@ def report_signature(report):
     return (
         _sig_columns,
         tuple(summary) if summary else (),
-        tuple(t.config),
+        tuple(config),
         names,
     )
+
+
+def report_width(report):
+    """The number of items ``table_append_report`` writes for ``report`` (one a key)."""
+    return _report_width(<ReportCore?>report)
+
+
+cdef Py_ssize_t _report_width(ReportCore r) except -1:
+    cdef TrialCore t = <TrialCore?>r.trial
+    cdef Py_ssize_t nspans = 0
+    if t._profiler is None:
+        nspans = 0 if t._span is None else 1
+    else:
+        nspans = len((<ProfilerCore>t._profiler).profiles)
+    return (_NBASE + (len(r._defs) if r._defs is not None else 0)
+            + (len(<dict?>t._summary) if t._summary else 0)
+            + len(<dict?>t.config) + _NSPAN * nspans)
 
 
 cdef inline Column _col(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, int kind):
@@ -804,25 +920,49 @@ cdef Py_ssize_t _put_span(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, S
     return k + 15
 
 
-def table_append_report(list columns, tuple ids, report, Py_ssize_t n, str default_bucket):
+def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
     """Append ``report`` as row ``n``: the values of ``report._row()`` in its order, into
     ``columns[ids[k]]``; only for a report ``report_signature`` accepted, with the ids
-    learnt from a report of the same signature."""
+    learnt from a report of the same signature.
+
+    Everything is checked before the first write (the width against ``ids``, each id
+    against ``columns``, each profile's type), so an error leaves the columns as they were.
+    """
     cdef ReportCore r = <ReportCore?>report
     cdef TrialCore t = <TrialCore?>r.trial
     cdef tuple defs = r._defs if r._defs is not None else ()
-    cdef Py_ssize_t i, k = 0
+    cdef Py_ssize_t i, k = 0, ncols = len(columns)
+    if _DEFAULT_BUCKET is None:
+        raise RuntimeError("set_schema() has not been called: import fasttrial first")
+    if _report_width(r) != len(ids):
+        raise ValueError(
+            f"report {t.name!r} has {_report_width(r)} row items but its layout has "
+            f"{len(ids)} (a report_signature() mismatch)"
+        )
+    for i in range(len(ids)):
+        cid = ids[i]
+        if type(cid) is not int or not 0 <= <Py_ssize_t>cid < ncols:
+            raise ValueError(f"column id {cid!r} out of range for {ncols} columns")
+    if t._profiler is None:
+        if t._span is not None and not _fast_span(t._span):
+            raise ValueError("the report's begin() span is not a stopped, plain interval")
+    else:
+        for span in (<ProfilerCore>t._profiler).profiles.values():
+            if not _fast_span(span):
+                raise ValueError("a profile of the report is not a stopped, plain interval")
+    if t._summary and type(t._summary) is not dict or type(t.config) is not dict:
+        raise TypeError("the report's config and summary must be dicts")
     _put_obj(columns, ids, 0, n, t.name)
     _put_obj(columns, ids, 1, n, r.status._value_)
     seed = t.seed
     _put_obj(columns, ids, 2, n, seed if seed else _NAN)
     exc = t.exception
-    _put_obj(columns, ids, 3, n, str(exc) if exc else "NA")
+    _put_obj(columns, ids, 3, n, _NO_TEXT if exc is None else str(exc))
     tb = report.traceback
-    _put_obj(columns, ids, 4, n, str(tb) if tb else "NA")
+    _put_obj(columns, ids, 4, n, str(tb) if tb else _NO_TEXT)
     bucket = t._bucket
     _put_obj(columns, ids, 5, n,
-             default_bucket if bucket is None else str(getattr(bucket, "path", bucket)))
+             _DEFAULT_BUCKET if bucket is None else str(getattr(bucket, "path", bucket)))
     k = 6
     for i in range(len(defs)):
         _put_double(columns, ids, k, n, r._vals[i])

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, autotestdict=False
+# cython: language_level=3, boundscheck=True, wraparound=False, cdivision=True, autotestdict=False
 # cython: embedsignature=True, freethreading_compatible=False
 """fasttrial's private compiled core.
 
@@ -411,9 +411,11 @@ cdef class Span:
     cdef bint _linked
     cdef void *_prev
     cdef void *_next
-    cdef public int _kind
-    cdef public int _unit
-    cdef public int _state
+    # Read-only from Python: _kind and _unit index C tables (_UNIT_DIV, the kind and unit
+    # texts), so only _begin() sets them, from kind_code() / unit_code() results.
+    cdef readonly int _kind
+    cdef readonly int _unit
+    cdef readonly int _state
     # Materialized (or explicitly given) Python objects; None until built.
     cdef public object _time
     cdef public object _memory
@@ -582,16 +584,37 @@ cdef class ProfilerCore:
 
     cdef public dict profiles
     cdef list _run          # names of the running intervals; None when none runs
-    cdef public int _kind
-    cdef public int _unit
+    cdef int _kind_code
+    cdef int _unit_code
     cdef public bint disabled
 
     def __cinit__(self, *args, **kwargs):
         self.profiles = {}
         self._run = None    # (a list per profiler would be 72 bytes per trial, kept)
-        self._kind = WALL
-        self._unit = BYTES
+        self._kind_code = WALL
+        self._unit_code = BYTES
         self.disabled = False
+
+    # The default kind and unit codes of new intervals; checked, as they index C tables.
+    @property
+    def _kind(self):
+        return self._kind_code
+
+    @_kind.setter
+    def _kind(self, int code):
+        if not 0 <= code <= PROCESS:
+            raise ValueError(f"unknown timer kind code {code}; expected WALL, CPU or PROCESS")
+        self._kind_code = code
+
+    @property
+    def _unit(self):
+        return self._unit_code
+
+    @_unit.setter
+    def _unit(self, int code):
+        if not 0 <= code <= GIGABYTES:
+            raise ValueError(f"unknown memory unit code {code}; expected BYTES ... GIGABYTES")
+        self._unit_code = code
 
     @property
     def _running(self):
@@ -604,7 +627,8 @@ cdef class ProfilerCore:
 
     cpdef Scope _scope(self, str name, object time_kind, object memory_unit, object trial):
         """Make the context manager that records ``name`` (and feeds ``trial`` if given)."""
-        return _make_scope(self, name, trial, time_kind, memory_unit, self._kind, self._unit)
+        return _make_scope(self, name, trial, time_kind, memory_unit, self._kind_code,
+                           self._unit_code)
 
 
 # Names of nested intervals ("trial:fit"), one string per distinct name: every trial of a
@@ -974,6 +998,14 @@ cdef class TrialCore:
     def __init__(self, *, name, config, bucket=None, info=None, metrics=None, seed=None,
                  fidelities=None, time=None, memory=None, profiler=None, summary=None,
                  exception=None, traceback=None, storage=None, extras=None):
+        if type(name) is not str:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"A trial name must be a str, got {type(name).__name__}: {name!r} "
+                    f"(History.find() and df()'s index look trials up by their str name; "
+                    f"use name=str(...))."
+                )
+            name = str(name)
         self.name = name
         self.config = config
         self._bucket = None if bucket is None else _make_bucket(bucket)
@@ -1074,7 +1106,8 @@ cdef class TrialCore:
             if type(m) is not _metric_type:
                 return _slow_success(self, metrics)
             raw = metrics.get(m.name)
-            if type(raw) is float:
+            # float subclasses (np.float64, the usual metric type) hold a C double too.
+            if isinstance(raw, float):
                 d = raw
             elif type(raw) is int:
                 try:

@@ -77,9 +77,12 @@ def set_interval_type(cls: type[Span]) -> None:
 class Span:
     """Raw record of one profiled interval: start and end marks in C numbers."""
 
-    _kind: int
-    _unit: int
-    _state: int
+    @property
+    def _kind(self) -> int: ...
+    @property
+    def _unit(self) -> int: ...
+    @property
+    def _state(self) -> int: ...
     _time: Any
     _memory: Any
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
@@ -342,7 +345,14 @@ def table_append(
 def report_signature(report: Any) -> tuple[Any, ...] | None:
     """What decides the keys of ``report._row()``; None when the fast path cannot write it."""
 
+def report_width(report: Any) -> int:
+    """The number of items ``table_append_report`` writes for ``report``."""
+
 def table_append_report(
-    columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int, default_bucket: str
+    columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int
 ) -> None:
-    """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""
+    """Append ``report`` as row ``n`` straight from its C fields (see report_signature);
+    everything is checked before the first write."""
+
+def set_schema(schema: dict[str, Any]) -> None:
+    """Check ``fasttrial.optimization._schema.SCHEMA`` against the compiled row writer."""

@@ -180,7 +180,7 @@ class History:
         """Report ``i``, rebuilt from the columns if the history was loaded from a frame."""
         r = self._reports[i]
         if r is None:
-            from fasttrial.optimization._frames import report_from_row
+            from fasttrial.optimization._rows import report_from_row
 
             r = self._reports[i] = report_from_row(self._table.row(i))
         return r

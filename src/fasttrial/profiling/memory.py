@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
-from fasttrial.profiling._na import NA, is_missing, missing_to_nan
+from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 from fasttrial.profiling.timing import _nan_equal
 
 UnitLike = Literal["B", "KB", "MB", "GB"]
@@ -194,14 +194,18 @@ class Memory:
 
         Missing keys become NaN (numbers) or ``pandas.NA`` (unit): a frame written by amltk
         or an older fasttrial has no ``peak_rss``.
+
+        Raises:
+            ValueError: If a value is not a number or the unit is unknown; the message names
+                the key.
         """
         return Memory.Interval(
-            start_vms=missing_to_nan(d.get("start_vms")),
-            start_rss=missing_to_nan(d.get("start_rss")),
-            end_vms=missing_to_nan(d.get("end_vms")),
-            end_rss=missing_to_nan(d.get("end_rss")),
-            unit=Memory.Unit.from_str(d.get("unit")),
-            peak_rss=missing_to_nan(d.get("peak_rss")),
+            start_vms=cell_number(d.get("start_vms"), "start_vms"),
+            start_rss=cell_number(d.get("start_rss"), "start_rss"),
+            end_vms=cell_number(d.get("end_vms"), "end_vms"),
+            end_rss=cell_number(d.get("end_rss"), "end_rss"),
+            unit=cell_enum(d.get("unit"), "unit", Memory.Unit.from_str, _UNIT_TEXTS),
+            peak_rss=cell_number(d.get("peak_rss"), "peak_rss"),
         )
 
     @classmethod
@@ -325,3 +329,5 @@ _UNIT_BY_CODE = {
 _DIV_BY_CODE = {code: _FACTOR[unit] for code, unit in _UNIT_BY_CODE.items()}
 # Let the core map the enum members (which hash by name, not by value) too.
 _core.UNIT_CODES.update({unit: code for code, unit in _UNIT_BY_CODE.items()})
+
+_UNIT_TEXTS = tuple(u.value for u in Memory.Unit)

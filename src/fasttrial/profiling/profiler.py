@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fasttrial._corecheck import _core
 from fasttrial._util import select_prefixed
+from fasttrial.profiling._na import CellError
 from fasttrial.profiling.memory import _UNIT_BY_CODE, Memory, UnitLike
 from fasttrial.profiling.timing import _KIND_BY_CODE, KindLike, Timer
 
@@ -120,11 +121,21 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Profile.Interval:
-        """Build an interval from ``memory:...`` and ``time:...`` keys (see ``to_dict``)."""
-        return Profile.Interval(
-            memory=Memory.from_dict(select_prefixed(d, "memory:")),
-            time=Timer.from_dict(select_prefixed(d, "time:")),
-        )
+        """Build an interval from ``memory:...`` and ``time:...`` keys (see ``to_dict``).
+
+        Raises:
+            ValueError: If a value is not a number, or a kind or unit is unknown; the
+                message names the key.
+        """
+        try:
+            memory = Memory.from_dict(select_prefixed(d, "memory:"))
+        except CellError as error:
+            raise error.within("memory:") from None
+        try:
+            time = Timer.from_dict(select_prefixed(d, "time:"))
+        except CellError as error:
+            raise error.within("time:") from None
+        return Profile.Interval(memory=memory, time=time)
 
     @classmethod
     def na(cls) -> Profile.Interval:

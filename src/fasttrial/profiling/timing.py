@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
-from fasttrial.profiling._na import NA, is_missing, missing_to_nan
+from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 
 KindLike = Literal["wall", "cpu", "process"]
 
@@ -215,19 +215,23 @@ class Timer:
 
         Missing keys become NaN (numbers) or ``pandas.NA`` (kind, unit): a frame written by
         amltk or an older fasttrial has no CPU times.
+
+        Raises:
+            ValueError: If a value is not a number, or a kind or unit is unknown; the
+                message names the key.
         """
-        start = missing_to_nan(d.get("start"))
-        end = missing_to_nan(d.get("end"))
-        duration = d.get("duration")
-        dur = None if is_missing(duration) else max(float(duration), 0.0)  # type: ignore[arg-type]
+        start = cell_number(d.get("start"), "start")
+        end = cell_number(d.get("end"), "end")
+        duration = cell_number(d.get("duration"), "duration")
+        dur = None if math.isnan(duration) else max(duration, 0.0)
         return Timer.Interval(
             start=start,
             end=end,
-            kind=Timer.Kind.from_str(d.get("kind")),
-            unit=Timer.Unit.from_str(d.get("unit")),
+            kind=cell_enum(d.get("kind"), "kind", Timer.Kind.from_str, _KIND_NAMES),
+            unit=cell_enum(d.get("unit"), "unit", Timer.Unit.from_str, _UNIT_NAMES),
             duration=dur,
-            cpu_time=missing_to_nan(d.get("cpu_time")),
-            cpu_time_children=missing_to_nan(d.get("cpu_time_children")),
+            cpu_time=cell_number(d.get("cpu_time"), "cpu_time"),
+            cpu_time_children=cell_number(d.get("cpu_time_children"), "cpu_time_children"),
         )
 
     @classmethod
@@ -294,3 +298,6 @@ _KIND_BY_CODE = {
 }
 # Let the core map the enum members (which hash by name, not by value) too.
 _core.KIND_CODES.update({member: _core.KIND_CODES[member.value] for member in Timer.Kind})
+
+_KIND_NAMES = tuple(k.value for k in Timer.Kind)
+_UNIT_NAMES = tuple(u.value for u in Timer.Unit)
