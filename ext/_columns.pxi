@@ -794,8 +794,11 @@ def report_signature(report):
     cdef TrialCore t = <TrialCore?>r.trial
     cdef tuple defs = r._defs if r._defs is not None else ()
     if defs is not _sig_defs:
-        _sig_columns = tuple([m._column for m in defs])
+        columns = tuple([m._column for m in defs])
+        _sig_columns = columns
         _sig_defs = defs
+    else:
+        columns = _sig_columns
     summary = t._summary
     config = t.config
     if type(config) is not dict or (summary and type(summary) is not dict):
@@ -824,7 +827,7 @@ def report_signature(report):
                 return None
         names = tuple(sorted(profiles))
     return (
-        _sig_columns,
+        columns,
         tuple(summary) if summary else (),
         tuple(config),
         names,

@@ -662,7 +662,9 @@ class Trial(_core.TrialCore, Generic[I]):
             """Rebuild a report from a one-row frame (or a row) made by ``df()``.
 
             Raises:
-                ValueError: If the frame does not have exactly one row.
+                ValueError: If the frame does not have exactly one row, or a cell cannot be
+                    read (see ``from_dict``).
+                TypeError: If ``df`` is neither a DataFrame nor a Series.
             """
             import pandas as pd
 
@@ -670,8 +672,13 @@ class Trial(_core.TrialCore, Generic[I]):
                 if len(df) != 1:
                     raise ValueError(f"Expected a dataframe with one row, got {len(df)} rows.")
                 series = df.iloc[0]
-            else:
+            elif isinstance(df, pd.Series):
                 series = df
+            else:
+                raise TypeError(
+                    f"Report.from_df needs a one-row DataFrame or a Series (as df() makes), "
+                    f"got {type(df).__name__}; for a mapping use Report.from_dict."
+                )
             data = series.to_dict()
             data.setdefault("name", series.name)
             return cls.from_dict(data)
