@@ -923,6 +923,32 @@ cdef Py_ssize_t _put_span(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, S
     return k + 15
 
 
+# The last ids tuple checked and its largest id: a run's reports share a few plans (the
+# same tuple objects), so the ids are checked once per plan, their bound at every row.
+cdef tuple _ok_ids = None
+cdef Py_ssize_t _ok_max = -1
+
+
+cdef int _check_ids(tuple ids, Py_ssize_t ncols) except -1:
+    global _ok_ids, _ok_max
+    cdef Py_ssize_t i, top = -1, cid
+    if ids is not _ok_ids:
+        for i in range(len(ids)):
+            v = ids[i]
+            if type(v) is not int:
+                raise ValueError(f"column id {v!r} is not an int")
+            cid = v
+            if cid < 0:
+                raise ValueError(f"column id {cid} out of range for {ncols} columns")
+            if cid > top:
+                top = cid
+        _ok_ids = ids
+        _ok_max = top
+    if _ok_max >= ncols:
+        raise ValueError(f"column id {_ok_max} out of range for {ncols} columns")
+    return 0
+
+
 def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
     """Append ``report`` as row ``n``: the values of ``report._row()`` in its order, into
     ``columns[ids[k]]``; only for a report ``report_signature`` accepted, with the ids
@@ -942,10 +968,7 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
             f"report {t.name!r} has {_report_width(r)} row items but its layout has "
             f"{len(ids)} (a report_signature() mismatch)"
         )
-    for i in range(len(ids)):
-        cid = ids[i]
-        if type(cid) is not int or not 0 <= <Py_ssize_t>cid < ncols:
-            raise ValueError(f"column id {cid!r} out of range for {ncols} columns")
+    _check_ids(ids, ncols)
     if t._profiler is None:
         if t._span is not None and not _fast_span(t._span):
             raise ValueError("the report's begin() span is not a stopped, plain interval")
@@ -979,10 +1002,10 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
         k += 1
     if t._profiler is None:
         if t._span is not None:
-            k = _put_span(columns, ids, k, n, <Span>t._span)
+            k = _put_span(columns, ids, k, n, <Span?>t._span)
     else:
         profiles = (<ProfilerCore>t._profiler).profiles
         for name in sorted(profiles):
-            k = _put_span(columns, ids, k, n, <Span>profiles[name])
+            k = _put_span(columns, ids, k, n, <Span?>profiles[name])
     if k != len(ids):
         raise ValueError("report and layout differ in length")

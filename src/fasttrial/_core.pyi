@@ -356,3 +356,10 @@ def table_append_report(
 
 def set_schema(schema: dict[str, Any]) -> None:
     """Check ``fasttrial.optimization._schema.SCHEMA`` against the compiled row writer."""
+
+@final
+class _NoLock:
+    """A compiled context manager that does nothing (the lock-free reference of a benchmark)."""
+
+    def __enter__(self) -> None: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool: ...

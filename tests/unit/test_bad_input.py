@@ -21,8 +21,7 @@ import pandas as pd
 import pytest
 
 from fasttrial._corecheck import _core
-from fasttrial.optimization import History, Metric, Trial
-from fasttrial.optimization import _schema
+from fasttrial.optimization import History, Metric, Trial, _schema
 
 LOSS = Metric("loss", minimize=True)
 
@@ -84,9 +83,7 @@ def test_keys_that_print_alike_do_not_crash_a_fresh_process() -> None:
         "        pass\n"
         "print(len(h))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "0"
 
@@ -153,7 +150,7 @@ def test_add_from_threads_keeps_every_row_whole() -> None:
     for w in workers:
         w.join(timeout=300)
     reader.join(timeout=300)
-    assert not any(w.is_alive() for w in workers + [reader])
+    assert not any(w.is_alive() for w in [*workers, reader])
     assert not errors, errors
     frame = _frozen(h)
     assert len(frame) == len(h) == 4 * per_thread
@@ -405,7 +402,7 @@ def test_the_core_checks_a_row_layout_before_writing() -> None:
     with pytest.raises(ValueError, match="layout"):
         _core.table_append_report(columns, tuple(range(width - 1)), r, 0)
     with pytest.raises(ValueError, match="out of range"):
-        _core.table_append_report(columns, tuple(range(width - 1)) + (10**6,), r, 0)
+        _core.table_append_report(columns, (*tuple(range(width - 1)), 10**6), r, 0)
     assert columns == [None] * 40
 
 

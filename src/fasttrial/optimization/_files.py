@@ -143,7 +143,8 @@ def _decoded(
         try:
             values = [_decode_cell(v) for v in frame[col].to_numpy(dtype=object)]
         except (ValueError, TypeError, KeyError) as error:
-            raise _damaged(path, f"column {col!r} holds a cell that is not JSON ({error})") from None
+            what = f"column {col!r} holds a cell that is not JSON ({error})"
+            raise _damaged(path, what) from None
         series = pd.Series(values, index=frame.index, dtype=object)
         dtype = (dtypes or {}).get(col)
         frame[col] = series.astype(dtype) if dtype in _DTYPE_NAMES else series
@@ -184,8 +185,7 @@ def _damaged(path: Any, what: str, hint: str = "") -> ValueError:
 
 
 _EDITED = (
-    ", or, for a CSV edited on purpose, delete 'body_bytes' and 'body_sha256' from its "
-    "first line"
+    ", or, for a CSV edited on purpose, delete 'body_bytes' and 'body_sha256' from its first line"
 )
 
 
@@ -302,8 +302,7 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     if list(frame.columns) != list(dtypes):
         raise _damaged(
             path,
-            f"its columns {list(frame.columns)[:8]} are not those of its header "
-            f"{list(dtypes)[:8]}",
+            f"its columns {list(frame.columns)[:8]} are not those of its header {list(dtypes)[:8]}",
         )
     frame = _decoded(frame, json_cols, dtypes, path=path)
     return _named(frame, path)

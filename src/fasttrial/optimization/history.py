@@ -115,9 +115,9 @@ class History:
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
         # One lock for the table, the reports and the lookup: add() from several threads
         # would otherwise interleave a row's cells (the fast path writes a row's columns
-        # one by one, and the GIL can switch between them).  Re-entrant: readers call
-        # readers.
-        self._lock = threading.RLock()
+        # one by one, and the GIL can switch between them).  Not re-entrant (a plain Lock
+        # is the cheapest): a method holding it calls only the *_held / _rebuilt helpers.
+        self._lock = threading.Lock()
         self._reports: list[Trial.Report | None] = []
         self._table = Table()
         self.metrics: dict[str, Metric] = {}
@@ -135,7 +135,7 @@ class History:
         cls, table: Table, reports: list[Trial.Report | None], metrics: dict[str, Metric]
     ) -> History:
         h = cls.__new__(cls)
-        h._lock = threading.RLock()
+        h._lock = threading.Lock()
         h._table = table
         h._reports = reports
         h.metrics = metrics
@@ -204,9 +204,16 @@ class History:
                     f"\n(report {report.name!r} was not added; nothing was added)"
                 )
 
-    @_locked
     def _report(self, i: int) -> Trial.Report:
         """Report ``i``, rebuilt from the columns if the history was loaded from a frame."""
+        r = self._reports[i]  # an entry only ever goes from None to its report
+        if r is None:
+            with self._lock:
+                r = self._rebuilt(i)
+        return r
+
+    def _rebuilt(self, i: int) -> Trial.Report:
+        """``_report(i)`` for a caller holding the lock."""
         r = self._reports[i]
         if r is None:
             from fasttrial.optimization._rows import report_from_row
@@ -214,26 +221,27 @@ class History:
             r = self._reports[i] = report_from_row(self._table.row(i))
         return r
 
-    @_locked
     def find(self, name: str) -> Trial.Report:
         """Return the report of the trial called ``name`` (the last one, if several are).
 
         Raises:
             KeyError: If there is none.
         """
-        lookup = self._lookup
-        if lookup is None:
-            names = self._names()
-            lookup = self._lookup = {n: i for i, n in enumerate(names)}
-        try:
-            return self._report(lookup[name])
-        except KeyError:
-            raise KeyError(
-                f"No report named {name!r} in this history ({len(self)} reports)."
-            ) from None
+        with self._lock:
+            lookup = self._lookup
+            if lookup is None:
+                names = self._names_held()
+                lookup = self._lookup = {n: i for i, n in enumerate(names)}
+            i = lookup.get(name) if isinstance(name, str) else None
+            if i is None:
+                raise KeyError(f"No report named {name!r} in this history ({len(self)} reports).")
+            return self._rebuilt(i)
 
     @_locked
     def _names(self) -> list[Any]:
+        return self._names_held()
+
+    def _names_held(self) -> list[Any]:
         table = self._table
         if not table.n:
             return []
