@@ -451,6 +451,19 @@ cdef class Span:
             _bytes_in(self._start.vms, self._unit), _bytes_in(self._end.vms, self._unit),
         )
 
+    def _figures(self):
+        """Return every figure of the span as one ``SpanFigures`` named tuple (see
+        ``fasttrial.profiling._figures``): ``_raw()`` then ``_raw_usage()``, named."""
+        return _make_figures(self)
+
+    def _stop_figures(self):
+        """Stop recording now and return ``_figures()`` (one call for a stop).  Raises
+        RuntimeError if the span is not running."""
+        if self._state != SPAN_RUNNING:
+            raise RuntimeError("This interval is not running: start it before stopping it.")
+        self._finish()
+        return _make_figures(self)
+
     def _raw_usage(self):
         """Return ``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span: the peak RSS in
         the span's unit, CPU seconds of this process and of its reaped children inside the
@@ -500,6 +513,34 @@ cdef class Span:
 
 
 _interval_type = Span
+
+# The named tuple _figures() returns (fasttrial.profiling._figures.SpanFigures), set once at
+# import by set_figures_type(); its fields are _raw()'s then _raw_usage()'s, in order.
+cdef tuple _FIGURE_FIELDS = (
+    "state", "kind", "unit", "start", "end", "duration", "start_rss", "end_rss",
+    "start_vms", "end_vms", "peak_rss", "cpu_time", "cpu_time_children",
+)
+cdef object _figures_type = None
+
+
+def set_figures_type(object cls):
+    """Make ``Span._figures()`` return ``cls`` (a named tuple of ``_FIGURE_FIELDS``).
+
+    Raises:
+        TypeError: If ``cls`` is not a tuple subclass with exactly those fields.
+    """
+    global _figures_type
+    if not (isinstance(cls, type) and issubclass(cls, tuple)
+            and tuple(getattr(cls, "_fields", ())) == _FIGURE_FIELDS):
+        raise TypeError(f"{cls!r} is not a named tuple of the fields {_FIGURE_FIELDS}")
+    _figures_type = cls
+
+
+cdef object _make_figures(Span s):
+    cdef tuple raw = s._raw() + s._raw_usage()
+    if _figures_type is None:
+        return raw
+    return tuple.__new__(_figures_type, raw)
 
 
 cdef inline object _new_instance(object cls):

@@ -11,6 +11,8 @@ from typing import Any, Final, final
 
 from typing_extensions import Self, Unpack, disjoint_base
 
+from fasttrial.profiling._figures import SpanFigures
+
 __version__: str
 
 # Timer kind codes.
@@ -73,6 +75,9 @@ def unit_code(unit: object, default: int = 0) -> int:
 def set_interval_type(cls: type[Span]) -> None:
     """Make every profiler create ``cls`` (a Span subclass) for the intervals it records."""
 
+def set_figures_type(cls: type[tuple[Any, ...]]) -> None:
+    """Make ``Span._figures()`` return ``cls`` (the ``SpanFigures`` named tuple)."""
+
 @disjoint_base
 class Span:
     """Raw record of one profiled interval: start and end marks in C numbers."""
@@ -93,6 +98,12 @@ class Span:
     ) -> tuple[int, int, int, float, float, float, float, float, float, float]:
         """``(state, kind, unit, start_s, end_s, duration_s, start_rss, end_rss, start_vms,
         end_vms)``: seconds and the span's memory unit; NaN for what is not recorded."""
+
+    def _figures(self) -> SpanFigures:
+        """Every figure of the span, named: ``_raw()`` then ``_raw_usage()``."""
+
+    def _stop_figures(self) -> SpanFigures:
+        """Stop recording now and return ``_figures()``."""
 
     def _raw_usage(self) -> tuple[float, float, float]:
         """``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span (span's unit, seconds);

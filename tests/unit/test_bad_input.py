@@ -450,3 +450,35 @@ def test_json_header_written_by_to_csv_is_one_line(tmp_path: Path) -> None:
     info = json.loads(first[len("#fasttrial-history ") :])
     assert info["rows"] == 6
     assert {"body_bytes", "body_sha256"} <= set(info)
+
+
+# ------------------------------------------------- Timer and Memory on the core's Span
+def test_span_figures_are_named() -> None:
+    from fasttrial.profiling._figures import DONE, SpanFigures
+
+    span = _core.Span()
+    span._start_recording("wall", "KB")
+    f = span._stop_figures()
+    assert isinstance(f, SpanFigures)
+    assert f.state == DONE and f.kind == _core.WALL and f.unit == _core.KILOBYTES
+    assert tuple(f) == span._raw() + span._raw_usage()
+    with pytest.raises(RuntimeError, match="not running"):
+        span._stop_figures()
+
+
+def test_timer_is_a_span() -> None:
+    from fasttrial.profiling import Timer, set_tracking
+
+    before = set_tracking(cpu=True)
+    try:
+        timer = Timer.start("process")
+        sum(range(20000))
+        interval = timer.stop()
+    finally:
+        set_tracking(*before)
+    assert interval.kind == Timer.Kind.PROCESS
+    assert interval.duration == pytest.approx(interval.end - interval.start, abs=1e-6)
+    assert interval.cpu_time >= 0.0
+    # A Timer made by hand still measures from when it was made.
+    by_hand = Timer(start_time=0.0, kind="wall").stop()
+    assert by_hand.start == 0.0 and by_hand.duration >= 0.0

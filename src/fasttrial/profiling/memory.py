@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
+from fasttrial.profiling._figures import RUNNING
 from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 from fasttrial.profiling.timing import _nan_equal
 
@@ -252,8 +253,8 @@ class Memory:
         # A recorder of the core keeps the interval's peak (when peak tracking is on).
         span = _core.Span()
         span._start_recording(None, unit)
-        srss, svms = span._raw()[6:9:2]
-        mem = Memory(start_vms=svms, start_rss=srss, unit=_UNIT_BY_CODE[code])
+        f = span._figures()
+        mem = Memory(start_vms=f.start_vms, start_rss=f.start_rss, unit=_UNIT_BY_CODE[code])
         mem._span = span
         return mem
 
@@ -265,7 +266,7 @@ class Memory:
         """
         span = self._span
         div = _FACTOR[self.unit]
-        if span is None or span._state != _RUNNING:
+        if span is None or span._state != RUNNING:
             rss, vms = _core.read_memory()
             return Memory.Interval(
                 start_vms=self.start_vms,
@@ -274,16 +275,15 @@ class Memory:
                 end_rss=_scaled(rss, div),
                 unit=self.unit,
             )
-        span._stop_recording()
+        f = span._stop_figures()
         self._span = None
-        raw = span._raw()
         return Memory.Interval(
             start_vms=self.start_vms,
             start_rss=self.start_rss,
-            end_vms=raw[9],
-            end_rss=raw[7],
+            end_vms=f.end_vms,
+            end_rss=f.end_rss,
             unit=self.unit,
-            peak_rss=span._raw_usage()[0],
+            peak_rss=f.peak_rss,
         )
 
     @classmethod
@@ -305,9 +305,6 @@ class Memory:
         if which == "vms":
             return _scaled(vms, _DIV_BY_CODE[code])
         raise ValueError(f"Unknown memory kind {kind!r}: use 'rss' or 'vms'.")
-
-
-_RUNNING = 1  # state code of a running span in fasttrial._core.Span._raw()
 
 
 def _scaled(value: int, div: float) -> float:

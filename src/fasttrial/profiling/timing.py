@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
+from fasttrial.profiling._figures import RUNNING
 from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 
 KindLike = Literal["wall", "cpu", "process"]
@@ -39,7 +40,7 @@ class Timer:
         kind: Which clock the timer reads.
     """
 
-    __slots__ = ("_start_mono_ns", "_start_usage", "kind", "start_time")
+    __slots__ = ("_span", "kind", "start_time")
 
     class Kind(str, Enum):
         """Which clock a timer reads.
@@ -201,9 +202,14 @@ class Timer:
     def __init__(self, start_time: float, kind: Timer.Kind | Any) -> None:
         self.start_time = start_time
         self.kind = kind
-        self._start_mono_ns = _core.mono_ns()
-        # (cpu_ns, children_cpu_ns, _) when CPU tracking is on, for the interval's CPU times.
-        self._start_usage = _core.read_usage() if _core.tracking()[1] else None
+        # The interval is recorded by a core Span started now (its duration, and its CPU
+        # times when CPU tracking is on); a kind the core does not know records nothing.
+        span = _core.Span()
+        try:
+            span._start_recording(kind, None)
+        except ValueError:
+            span = None
+        self._span = span
 
     def __repr__(self) -> str:
         return f"Timer(start_time={self.start_time!r}, kind={self.kind!r})"
@@ -263,32 +269,34 @@ class Timer:
             ValueError: If ``kind`` is not one of 'wall', 'cpu', 'process'.
         """
         code = _core.kind_code(kind)
-        resolved = _KIND_BY_CODE[code]
-        return Timer(_core.now(code), resolved)
+        timer = Timer.__new__(Timer)
+        span = _core.Span()
+        span._start_recording(kind, None)
+        timer._span = span
+        timer.kind = _KIND_BY_CODE[code]
+        timer.start_time = span._figures().start
+        return timer
 
     def stop(self) -> Timer.Interval:
-        """Stop the timer and return the interval (seconds)."""
-        mono = _core.mono_ns()
-        end = _core.now(_core.kind_code(self.kind))
-        started = getattr(self, "_start_usage", None)  # absent on a Timer made by hand
-        usage = _core.read_usage() if started is not None else None
-        duration = max(mono - self._start_mono_ns, 0) / 1e9
-        if self.kind == Timer.Kind.PROCESS:
-            duration = max(end - self.start_time, 0.0)
-        cpu = cpu_children = math.nan
-        if started is not None and usage is not None:
-            cpu = _cpu_seconds(started[0], usage[0])
-            cpu_children = _cpu_seconds(started[1], usage[1])
+        """Stop the timer and return the interval (seconds).
+
+        Raises:
+            ValueError: If the timer's ``kind`` is not a timer kind.
+        """
+        span = self._span
+        if span is None:  # a Timer made by hand with a kind the core does not know
+            end = _core.now(_core.kind_code(self.kind))
+            return Timer.Interval(self.start_time, end, self.kind, Timer.Unit.SECONDS)
+        f = span._stop_figures() if span._state == RUNNING else span._figures()
         return Timer.Interval(
-            self.start_time, end, self.kind, Timer.Unit.SECONDS, duration, cpu, cpu_children
+            self.start_time,
+            f.end,
+            self.kind,
+            Timer.Unit.SECONDS,
+            f.duration,
+            f.cpu_time,
+            f.cpu_time_children,
         )
-
-
-def _cpu_seconds(start_ns: int, end_ns: int) -> float:
-    """Seconds between two CPU readings; NaN if either is unknown (-1) or they go back."""
-    if start_ns < 0 or end_ns < start_ns:
-        return math.nan
-    return (end_ns - start_ns) / 1e9
 
 
 _KIND_BY_CODE = {
