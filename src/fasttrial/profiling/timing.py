@@ -204,9 +204,9 @@ class Timer:
         self.kind = kind
         # The interval is recorded by a core Span started now (its duration, and its CPU
         # times when CPU tracking is on); a kind the core does not know records nothing.
-        span = _core.Span()
+        span: _core.Span | None = _core.Span()
         try:
-            span._start_recording(kind, None)
+            span._start_recording(kind, None)  # type: ignore[union-attr]
         except ValueError:
             span = None
         self._span = span
