@@ -198,9 +198,11 @@ def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
         table = pq.read_table(_existing(path), page_checksum_verification=True)
         meta = (table.schema.metadata or {}).get(_META_KEY)
         frame = table.to_pandas()
-    except (pa.ArrowException, OSError) as error:
-        if isinstance(error, FileNotFoundError | IsADirectoryError):
-            raise
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        # Arrow checks the pages; pandas' metadata in the schema (JSON) can still be
+        # damaged, and pandas then fails in any of these ways.
         raise _damaged(path, f"{type(error).__name__}: {error}") from None
     if meta is not None:
         info = _header(meta, path)

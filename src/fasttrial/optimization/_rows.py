@@ -199,7 +199,10 @@ def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
                 metric = Metric.from_str(key)
             except (TypeError, ValueError) as error:
                 raise CellError(column, f"does not name a metric ({error})") from None
-            metric_values.append(Metric.Value(metric, _number(raw, column, float)))
+            value = _number(raw, column, float)
+            if math.isnan(value):  # NaN in another type (Decimal, numpy): no value either
+                continue
+            metric_values.append(Metric.Value(metric, value))
 
         seed = d.get("trial_seed")
         seed = None if is_missing(seed) else _number(seed, "trial_seed", int)
