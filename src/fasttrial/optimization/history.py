@@ -666,11 +666,11 @@ class History:
         return cls.from_df(read_csv(path))
 
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import history_renderable
+        from fasttrial.optimization._display import history_renderable
 
         return history_renderable(self)
 
     def _repr_html_(self) -> str:
-        from fasttrial._display import history_html
+        from fasttrial.optimization._display import history_html
 
         return history_html(self)

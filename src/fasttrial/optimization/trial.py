@@ -478,7 +478,7 @@ class Trial(_core.TrialCore, Generic[I]):
 
     def rich_renderables(self) -> Iterable[RenderableType]:
         """The pieces the rich panel of this trial is made of."""
-        from fasttrial._display import trial_renderables
+        from fasttrial.optimization._display import trial_renderables
 
         return trial_renderables(self)
 
@@ -731,7 +731,7 @@ class Trial(_core.TrialCore, Generic[I]):
 
         def rich_renderables(self) -> Iterable[RenderableType]:
             """The pieces the rich panel of this report is made of."""
-            from fasttrial._display import report_renderables
+            from fasttrial.optimization._display import report_renderables
 
             return report_renderables(self)
 

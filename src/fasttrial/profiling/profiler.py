@@ -323,11 +323,11 @@ class Profiler(_core.ProfilerCore, Mapping):
         )
 
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import profiler_table
+        from fasttrial.profiling._display import profiler_table
 
         return profiler_table(self)
 
     def _repr_html_(self) -> str:
-        from fasttrial._display import profiler_html
+        from fasttrial.profiling._display import profiler_html
 
         return profiler_html(self)
