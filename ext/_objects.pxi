@@ -369,16 +369,3 @@ cdef bint _plain_metric_list(list metrics):
             if metrics[i].name == metrics[j].name:
                 return False
     return True
-
-
-@cython.final
-@cython.auto_pickle(False)
-cdef class _NoLock:
-    """A context manager that does nothing, compiled: the reference ``History.add`` is timed
-    against (benchmarks/test_add_lock.py) to measure what its lock costs."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, exc_type, exc, tb):
-        return False

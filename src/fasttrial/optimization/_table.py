@@ -134,6 +134,18 @@ class Table:
         if sig is not None and len(self.plans) < 4096 and len(row) == _core.report_width(report):
             self.plans[sig] = (lid, self.layouts[lid])
 
+    def append_report_or_nothing(self, report: Any) -> None:
+        """``append_report``, leaving the table as it was on an error (one report's
+        ``extend_reports``, without the loop)."""
+        n0 = self.n
+        k0 = len(self.keys)
+        l0 = len(self.layouts)
+        try:
+            self.append_report(report)
+        except BaseException:
+            self._truncate(n0, k0, l0)
+            raise
+
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows, all or none: on an error the table is as it was."""
         self._all_or_nothing(self.append, rows)

@@ -6,7 +6,6 @@ import functools
 import operator
 import os
 import re
-import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 
 _TIME_SUFFIXES = ("time:start", "time:end")
 _F = TypeVar("_F", bound=Callable[..., Any])
+_Report = Trial.Report
 
 
 def _short(value: Any) -> str:
@@ -110,14 +110,17 @@ class History:
         reports: Reports to start with.
     """
 
-    __slots__ = ("_lock", "_lookup", "_reports", "_table", "metrics")
+    __slots__ = ("_checked", "_checked_n", "_lock", "_lookup", "_reports", "_table", "metrics")
 
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
         # One lock for the table, the reports and the lookup: add() from several threads
         # would otherwise interleave a row's cells (the fast path writes a row's columns
-        # one by one, and the GIL can switch between them).  Not re-entrant (a plain Lock
-        # is the cheapest): a method holding it calls only the *_held / _rebuilt helpers.
-        self._lock = threading.Lock()
+        # one by one, and the GIL can switch between them).  The core's HistoryLock costs
+        # add() a fraction of threading.Lock's; not re-entrant: a method holding it calls
+        # only the *_held / _rebuilt helpers.
+        self._lock = _core.HistoryLock()
+        self._checked: tuple[Metric, ...] | None = None  # see _add_one
+        self._checked_n = 0
         self._reports: list[Trial.Report | None] = []
         self._table = Table()
         self.metrics: dict[str, Metric] = {}
@@ -135,7 +138,9 @@ class History:
         cls, table: Table, reports: list[Trial.Report | None], metrics: dict[str, Metric]
     ) -> History:
         h = cls.__new__(cls)
-        h._lock = threading.Lock()
+        h._lock = _core.HistoryLock()
+        h._checked = None
+        h._checked_n = 0
         h._table = table
         h._reports = reports
         h.metrics = metrics
@@ -157,21 +162,21 @@ class History:
             ValueError: If a report defines a metric differently from the history (or from
                 an earlier report of the same batch); the message names both definitions.
         """
-        if isinstance(report, Trial.Report):
-            batch: list[Trial.Report] = [report]
-        elif isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
+        if isinstance(report, _Report):
+            self._add_one(report)
+            return
+        if isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
             raise TypeError(
                 f"Expected a Trial.Report or an iterable of Trial.Report but got "
                 f"{type(report).__name__} ({report!r})"
             )
-        else:
-            batch = list(report)
-            for item in batch:
-                if not isinstance(item, Trial.Report):
-                    raise TypeError(
-                        f"Expected an iterable of Trial.Report but got {type(item).__name__} "
-                        f"({item!r}) in add(report=...); nothing was added."
-                    )
+        batch = list(report)
+        for item in batch:
+            if not isinstance(item, _Report):
+                raise TypeError(
+                    f"Expected an iterable of Trial.Report but got {type(item).__name__} "
+                    f"({item!r}) in add(report=...); nothing was added."
+                )
         with self._lock:
             pending: dict[str, Metric] = {}
             for item in batch:
@@ -185,6 +190,28 @@ class History:
             if self._lookup is not None:
                 for i, item in enumerate(batch, n0):
                     self._lookup[item.name] = i
+
+    def _add_one(self, report: Trial.Report) -> None:
+        """``add(report)`` of one report: the loop's path without the batch.  A run's reports
+        share one tuple of Metric objects (see ``_core``'s ``_shared_defs``), so the check of
+        their definitions is skipped for the tuple last checked while the metrics known are
+        the same ones."""
+        defs = report._metric_defs
+        with self._lock:
+            metrics = self.metrics
+            pending: dict[str, Metric] | None = None
+            if defs is not self._checked or len(metrics) != self._checked_n:
+                pending = {}
+                self._check(report, metrics, pending)
+            n0 = len(self._reports)
+            self._table.append_report_or_nothing(report)
+            self._reports.append(report)
+            if pending:
+                metrics.update(pending)
+            self._checked = defs
+            self._checked_n = len(metrics)
+            if self._lookup is not None:
+                self._lookup[report.name] = n0
 
     @staticmethod
     def _check(report: Trial.Report, known: dict[str, Metric], pending: dict[str, Metric]) -> None:
