@@ -825,52 +825,6 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
         raise ValueError("report and layout differ in length")
 
 
-# -- History's lock ------------------------------------------------------------------
-#
-# History.add and the readers of its columns hold one lock (issue 12: four threads adding
-# to one History interleaved rows' cells).  threading.Lock costs a single-threaded add()
-# about 8% (its acquire and release, and the with-statement's method calls); this one is a
-# flag: every caller holds the GIL, and between the test of the flag and its setting no
-# Python code runs, so no other thread can come in between.  A thread that finds it held
-# lets the GIL go (to the holder, which needs it to finish) and tries again.  Re-entry
-# from the holding thread raises instead of waiting forever.
-
-cdef extern from "pythread.h":
-    unsigned long PyThread_get_thread_ident()
-
-
-@cython.final
-@cython.auto_pickle(False)
-cdef class HistoryLock:
-    """A mutual-exclusion lock for code that holds the GIL (``with lock: ...``)."""
-
-    cdef bint _held
-    cdef unsigned long _owner
-
-    def __enter__(self):
-        cdef unsigned long me = PyThread_get_thread_ident()
-        if self._held:
-            if self._owner == me:
-                raise RuntimeError(
-                    "HistoryLock is not re-entrant: this thread already holds it")
-            while self._held:
-                with nogil:  # hand the GIL to the holder, then look again
-                    pass
-        self._held = True
-        self._owner = me
-        return None
-
-    def __exit__(self, exc_type, exc, tb):
-        self._held = False
-        self._owner = 0
-        return False
-
-    @property
-    def locked(self):
-        """Whether some thread holds the lock."""
-        return bool(self._held)
-
-
 @cython.final
 @cython.auto_pickle(False)
 cdef class _NoLock:

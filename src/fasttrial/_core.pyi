@@ -369,15 +369,6 @@ def set_schema(schema: dict[str, Any]) -> None:
     """Check ``fasttrial.optimization._schema.SCHEMA`` against the compiled row writer."""
 
 @final
-class HistoryLock:
-    """A mutual-exclusion lock for code that holds the GIL; not re-entrant (raises)."""
-
-    def __enter__(self) -> None: ...
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
-    @property
-    def locked(self) -> bool: ...
-
-@final
 class _NoLock:
     """A compiled context manager that does nothing (the lock-free reference of a benchmark)."""
 

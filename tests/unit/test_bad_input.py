@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ def test_add_from_threads_keeps_every_row_whole() -> None:
                 h.df()
                 if len(h):
                     h[len(h) - 1]
+                time.sleep(0.005)  # a reader, not a hog: the writers must get the lock
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 

@@ -6,6 +6,7 @@ import functools
 import operator
 import os
 import re
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
@@ -115,10 +116,9 @@ class History:
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
         # One lock for the table, the reports and the lookup: add() from several threads
         # would otherwise interleave a row's cells (the fast path writes a row's columns
-        # one by one, and the GIL can switch between them).  The core's HistoryLock costs
-        # add() a fraction of threading.Lock's; not re-entrant: a method holding it calls
-        # only the *_held / _rebuilt helpers.
-        self._lock = _core.HistoryLock()
+        # one by one, and the GIL can switch between them).  Not re-entrant (a plain Lock
+        # is the cheapest): a method holding it calls only the *_held / _rebuilt helpers.
+        self._lock = threading.Lock()
         self._checked: tuple[Metric, ...] | None = None  # see _add_one
         self._checked_n = 0
         self._reports: list[Trial.Report | None] = []
@@ -138,7 +138,7 @@ class History:
         cls, table: Table, reports: list[Trial.Report | None], metrics: dict[str, Metric]
     ) -> History:
         h = cls.__new__(cls)
-        h._lock = _core.HistoryLock()
+        h._lock = threading.Lock()
         h._checked = None
         h._checked_n = 0
         h._table = table
