@@ -1,5 +1,5 @@
 # Included by _core.pyx (one compiled module): the column store behind the columnar
-# ``History`` and the kernels that work on whole metric columns.
+# ``History``, and History.add's fast path that writes a report's row into it.
 #
 # Nothing here imports numpy at module level (``import fasttrial`` stays light); buffers
 # are Python ``array.array`` objects, which grow in place with amortized O(1) appends and
@@ -357,6 +357,8 @@ cdef class Column:
         float64 / uint8 / int32 buffer-like of ``n`` items for NUM / BOOL / STR, or a
         list for OBJ."""
         cdef Column out = Column.__new__(Column, kind)
+        if not COL_NUM <= kind <= COL_OBJ:
+            raise ValueError(f"unknown column kind {kind}")
         if kind == COL_OBJ:
             out._objs = list(data)
             if len(out._objs) != n:
@@ -379,7 +381,46 @@ cdef class Column:
                 out._cat_index = {c: i for i, c in enumerate(out._cats)}
         out.seen = seen
         out.n = n
+        out._check()
         return out
+
+    cdef int _check(self) except -1:
+        """Refuse a column whose buffers could be read out of bounds: each buffer holds at
+        least ``n`` items, bool bytes are 0/1/2 and string codes index the strings."""
+        cdef Py_ssize_t i, ncats
+        cdef int code
+        cdef uint8_t b
+        if self.n < 0:
+            raise ValueError(f"a column cannot have {self.n} rows")
+        if self.kind == COL_NUM:
+            if self._num is None or len(self._num) < self.n:
+                raise ValueError("column buffer shorter than its rows")
+            if self._tag is not None and len(self._tag) < self.n:
+                raise ValueError("column tags shorter than its rows")
+        elif self.kind == COL_BOOL:
+            if self._u8 is None or len(self._u8) < self.n:
+                raise ValueError("column buffer shorter than its rows")
+            for i in range(self.n):
+                b = self._u8.data.as_uchars[i]
+                if b > 2:
+                    raise ValueError(f"bool column row {i} holds {b}; expected 0, 1 or 2")
+        elif self.kind == COL_STR:
+            if self._codes is None or self._cats is None or len(self._codes) < self.n:
+                raise ValueError("column codes shorter than its rows")
+            if self._codes.typecode not in ("b", "i"):
+                raise ValueError("string codes must be int8 or int32")
+            ncats = len(self._cats)
+            for i in range(self.n):
+                code = self._code(i)
+                if code < -1 or code >= ncats:
+                    raise ValueError(
+                        f"string column row {i} holds code {code}; {ncats} strings known")
+        elif self.kind == COL_OBJ:
+            if self._objs is None or len(self._objs) != self.n:
+                raise ValueError("column values do not match its rows")
+        else:
+            raise ValueError(f"unknown column kind {self.kind}")
+        return 0
 
     def nbytes(self):
         """Bytes held by the buffers (not counting shared strings or objects)."""
@@ -415,6 +456,7 @@ def _rebuild_column(kind, n, seen, num, tag, u8, codes, cats, objs):
     c._cats = cats
     c._cat_index = {s: i for i, s in enumerate(cats)} if cats is not None else None
     c._objs = objs
+    c._check()
     return c
 
 
@@ -487,192 +529,6 @@ def new_column(object v):
     return Column(COL_OBJ)
 
 
-# -- metric kernels ----------------------------------------------------------------------
-
-FORM_VALUE = 0
-FORM_LOSS = 1
-FORM_SCORE = 2
-FORM_DISTANCE = 3
-FORM_NORMALIZED = 4
-FORMS = {
-    "value": FORM_VALUE,
-    "loss": FORM_LOSS,
-    "score": FORM_SCORE,
-    "distance_to_optimal": FORM_DISTANCE,
-    "normalized_loss": FORM_NORMALIZED,
-}
-
-
-_REAL_FORMATS = frozenset("dfqlihbQLIHBn")
-
-
-def to_float64(values, str what="value"):
-    """Validate a column of metric values into a float64 ``array.array``.
-
-    Accepts Python floats and ints, numpy reals, and 1-d arrays or buffers of numbers.
-    ``None`` and NaN stand for "no value" and give NaN. Booleans, strings and other
-    objects are refused with an error naming the position and the value.
-    """
-    cdef Py_ssize_t n, i
-    cdef array out
-    cdef double d
-    try:
-        mv = memoryview(values)
-    except TypeError:
-        mv = None
-    if mv is not None and mv.ndim == 1 and mv.format.lstrip("<=@") in _REAL_FORMATS:
-        return array("d", mv.tolist())
-    if mv is not None and mv.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-d column of numbers, got {mv.ndim} dimensions.")
-    n = len(values)
-    out = _new_buffer(_F64, n)
-    i = 0
-    for v in values:
-        t = type(v)
-        if t is float:
-            d = v
-        elif t is int:
-            try:
-                d = <double>v
-            except OverflowError:
-                raise ValueError(f"{what}[{i}] = {v!r} is too large for a float.") from None
-        elif v is None or v is _MISSING:
-            d = _NAN
-        elif _num_flag(v):
-            d = float(v)
-        elif _is_numpy_real(v):
-            d = float(v)
-        else:
-            raise ValueError(
-                f"{what}[{i}] must be a real number (or None/NaN for no value), got "
-                f"{t.__name__}: {v!r}."
-            )
-        out.data.as_doubles[i] = d
-        i += 1
-    return out
-
-
-def metric_transform(values, bint minimize, bounds=None, form="value", str what="metric"):
-    """Whole-column ``Metric.Value`` properties.
-
-    ``values`` is float64 (a buffer); NaN means "no value" and stays NaN in every form.
-    ``form`` is one of ``FORMS``: the raw value, ``loss`` (to minimize), ``score`` (to
-    maximize), ``distance_to_optimal`` and ``normalized_loss`` (distance to optimal over
-    the width of the bounds: 0 optimal, 1 worst). The last two need bounds and refuse a
-    value outside them, naming its position.
-    """
-    cdef double[::1] src = _as_double_view(values)
-    cdef Py_ssize_t n = src.shape[0], i
-    cdef array out = _new_buffer(_F64, n)
-    cdef double[::1] dst = out
-    cdef int f
-    cdef double lo = 0.0, hi = 0.0, width = 0.0, v
-    try:
-        f = FORMS[form]
-    except KeyError:
-        raise ValueError(f"Unknown form {form!r}; use one of {list(FORMS)}.") from None
-    if f == FORM_DISTANCE or f == FORM_NORMALIZED:
-        if bounds is None:
-            raise ValueError(f"{what} has no bounds, so it has no {form}.")
-        lo, hi = float(bounds[0]), float(bounds[1])
-        width = hi - lo
-    for i in range(n):
-        v = src[i]
-        if isnan(v) or f == FORM_VALUE:
-            dst[i] = v
-        elif f == FORM_LOSS:
-            dst[i] = v if minimize else -v
-        elif f == FORM_SCORE:
-            dst[i] = -v if minimize else v
-        else:
-            if not (lo <= v <= hi):
-                raise ValueError(
-                    f"{what}: value {v} at position {i} is not within bounds=({lo}, {hi})."
-                )
-            v = fabs(v - lo) if minimize else fabs(v - hi)
-            dst[i] = v / width if (f == FORM_NORMALIZED and width > 0) else v
-    return out
-
-
-cdef double[::1] _as_double_view(values) except *:
-    try:
-        return values
-    except (TypeError, ValueError):
-        return to_float64(values)
-
-
-def best_index(values, bint minimize):
-    """Position of the best non-NaN value (the first on ties), or -1 if all are NaN."""
-    cdef double[::1] src = _as_double_view(values)
-    cdef Py_ssize_t n = src.shape[0], i, best = -1
-    cdef double v, bv = 0.0
-    for i in range(n):
-        v = src[i]
-        if isnan(v):
-            continue
-        if best < 0 or (v < bv if minimize else v > bv):
-            best = i
-            bv = v
-    return best
-
-
-def incumbent_positions(values, order, bint minimize, bint ffill=False):
-    """Visit ``values`` in ``order`` (positions) skipping NaN, and return the positions of
-    each new strict best (each visited position's current best with ``ffill``)."""
-    cdef double[::1] src = _as_double_view(values)
-    cdef Py_ssize_t[:] idx = _as_index_array(order)
-    cdef Py_ssize_t m = idx.shape[0], k, j, cur = -1
-    cdef double v, cv = 0.0
-    cdef list out = []
-    for k in range(m):
-        j = idx[k]
-        if j < 0 or j >= src.shape[0]:
-            raise IndexError(f"position {j} out of range for {src.shape[0]} values")
-        v = src[j]
-        if isnan(v):
-            continue
-        if cur < 0 or (v < cv if minimize else v > cv):
-            cur = j
-            cv = v
-            out.append(j)
-        elif ffill:
-            out.append(cur)
-    return out
-
-
-def pareto_positions(losses, order):
-    """Positions (rows of the C-contiguous float64 n-by-k ``losses``) that no other row
-    dominates: no worse in every column and better in one. ``order`` must visit the rows
-    by increasing sum of losses, ties broken lexicographically (a dominating row then
-    always comes first), and contain no row with a NaN. Sort-filter-skyline:
-    O(n * front * k)."""
-    cdef double[:, ::1] L = losses
-    cdef Py_ssize_t[:] idx = _as_index_array(order)
-    cdef Py_ssize_t m = idx.shape[0], k = L.shape[1], a, b, c, f, j, nfront = 0
-    cdef bint dominated, strictly
-    cdef array front = clone(array(_SSIZE_CODE), m, False)
-    cdef Py_ssize_t[:] fr = front
-    for a in range(m):
-        c = idx[a]
-        dominated = False
-        for f in range(nfront):
-            b = fr[f]
-            strictly = False
-            for j in range(k):
-                if L[b, j] > L[c, j]:
-                    break
-                if L[b, j] < L[c, j]:
-                    strictly = True
-            else:
-                if strictly:
-                    dominated = True
-                    break
-        if not dominated:
-            fr[nfront] = c
-            nfront += 1
-    return [fr[f] for f in range(nfront)]
-
-
 # -- History.add fast path ---------------------------------------------------------------
 #
 # Report._row() builds a dict of ~40 items per report (Python objects for every number);
@@ -683,11 +539,57 @@ def pareto_positions(losses, order):
 # of that signature, which goes through _row().  Tests compare both paths (History.df()
 # against build_frame of _row()s).
 
+# The row layout this writer writes, positionally; fasttrial.optimization._schema is the
+# one description of it and is handed to set_schema() at import, which refuses a
+# mismatch (a row writer that disagreed with its reader would mislabel every cell).
+cdef tuple _BASE_KEYS = ("name", "status", "trial_seed", "exception", "traceback", "bucket")
+cdef tuple _PROFILE_FIELDS = (
+    "memory:start_vms", "memory:end_vms", "memory:diff_vms", "memory:start_rss",
+    "memory:end_rss", "memory:diff_rss", "memory:peak_rss", "memory:unit",
+    "time:start", "time:end", "time:cpu_time", "time:cpu_time_children", "time:duration",
+    "time:kind", "time:unit",
+)
+cdef Py_ssize_t _NBASE = 6
+cdef Py_ssize_t _NSPAN = 15
 cdef tuple _KIND_TEXT = ("wall", "cpu", "process")            # str(Timer.Kind)
 cdef tuple _UNIT_TEXT = ("bytes", "kilobytes", "megabytes", "gigabytes")  # str(Memory.Unit)
 cdef str _SECONDS_TEXT = "seconds"                               # str(Timer.Unit.SECONDS)
+cdef str _NO_TEXT = "NA"
+cdef str _DEFAULT_BUCKET = None    # set by set_schema(); None: the fast path is refused
 cdef object _sig_defs = None       # the metric tuple whose column names are _sig_columns
 cdef tuple _sig_columns = ()
+
+
+def set_schema(dict schema):
+    """Check the row schema of ``fasttrial.optimization._schema`` against the layout the
+    compiled row writer writes, and take its default texts (called once at import).
+
+    Raises:
+        ImportError: If they differ (a core built from other sources than the package).
+    """
+    global _DEFAULT_BUCKET, _NO_TEXT
+    mine = {
+        "base_keys": _BASE_KEYS,
+        "profile_fields": _PROFILE_FIELDS,
+        "time_kinds": _KIND_TEXT,
+        "memory_units": _UNIT_TEXT,
+        "time_unit": _SECONDS_TEXT,
+    }
+    for key, expected in mine.items():
+        given = schema.get(key)
+        if given != expected:
+            raise ImportError(
+                f"fasttrial._core writes rows as {key}={expected!r} but "
+                f"fasttrial.optimization._schema says {given!r}: the compiled core and the "
+                "Python package come from different sources; rebuild the core "
+                "(pip install --no-build-isolation -Cbuild-dir=build -e .)."
+            )
+    no_text = schema.get("no_text")
+    bucket = schema.get("default_bucket")
+    if type(no_text) is not str or type(bucket) is not str:
+        raise ImportError("the row schema needs str 'no_text' and 'default_bucket'")
+    _NO_TEXT = no_text
+    _DEFAULT_BUCKET = bucket
 
 
 cdef inline bint _fast_span(object span):
@@ -706,11 +608,25 @@ def report_signature(report):
     cdef TrialCore t = <TrialCore?>r.trial
     cdef tuple defs = r._defs if r._defs is not None else ()
     if defs is not _sig_defs:
-        _sig_columns = tuple([m._column for m in defs])
+        columns = tuple([m._column for m in defs])
+        _sig_columns = columns
         _sig_defs = defs
+    else:
+        columns = _sig_columns
     summary = t._summary
-    if type(t.config) is not dict or (summary and type(summary) is not dict):
+    config = t.config
+    if type(config) is not dict or (summary and type(summary) is not dict):
         return None
+    # Only str keys: keys that are equal but print differently (1, True, 1.0) would share
+    # a signature but not their column names, and keys that print alike (1 and "1") would
+    # share a column name; such rows go through _row(), which names each key as it prints.
+    for k in <dict>config:
+        if type(k) is not str:
+            return None
+    if summary:
+        for k in <dict>summary:
+            if type(k) is not str:
+                return None
     if t._profiler is None:
         if t._span is None:
             names = ()
@@ -725,11 +641,28 @@ def report_signature(report):
                 return None
         names = tuple(sorted(profiles))
     return (
-        _sig_columns,
+        columns,
         tuple(summary) if summary else (),
-        tuple(t.config),
+        tuple(config),
         names,
     )
+
+
+def report_width(report):
+    """The number of items ``table_append_report`` writes for ``report`` (one a key)."""
+    return _report_width(<ReportCore?>report)
+
+
+cdef Py_ssize_t _report_width(ReportCore r) except -1:
+    cdef TrialCore t = <TrialCore?>r.trial
+    cdef Py_ssize_t nspans = 0
+    if t._profiler is None:
+        nspans = 0 if t._span is None else 1
+    else:
+        nspans = len((<ProfilerCore>t._profiler).profiles)
+    return (_NBASE + (len(r._defs) if r._defs is not None else 0)
+            + (len(<dict?>t._summary) if t._summary else 0)
+            + len(<dict?>t.config) + _NSPAN * nspans)
 
 
 cdef inline Column _col(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, int kind):
@@ -804,25 +737,72 @@ cdef Py_ssize_t _put_span(list columns, tuple ids, Py_ssize_t k, Py_ssize_t n, S
     return k + 15
 
 
-def table_append_report(list columns, tuple ids, report, Py_ssize_t n, str default_bucket):
+# The last ids tuple checked and its largest id: a run's reports share a few plans (the
+# same tuple objects), so the ids are checked once per plan, their bound at every row.
+cdef tuple _ok_ids = None
+cdef Py_ssize_t _ok_max = -1
+
+
+cdef int _check_ids(tuple ids, Py_ssize_t ncols) except -1:
+    global _ok_ids, _ok_max
+    cdef Py_ssize_t i, top = -1, cid
+    if ids is not _ok_ids:
+        for i in range(len(ids)):
+            v = ids[i]
+            if type(v) is not int:
+                raise ValueError(f"column id {v!r} is not an int")
+            cid = v
+            if cid < 0:
+                raise ValueError(f"column id {cid} out of range for {ncols} columns")
+            if cid > top:
+                top = cid
+        _ok_ids = ids
+        _ok_max = top
+    if _ok_max >= ncols:
+        raise ValueError(f"column id {_ok_max} out of range for {ncols} columns")
+    return 0
+
+
+def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
     """Append ``report`` as row ``n``: the values of ``report._row()`` in its order, into
     ``columns[ids[k]]``; only for a report ``report_signature`` accepted, with the ids
-    learnt from a report of the same signature."""
+    learnt from a report of the same signature.
+
+    Everything is checked before the first write (the width against ``ids``, each id
+    against ``columns``, each profile's type), so an error leaves the columns as they were.
+    """
     cdef ReportCore r = <ReportCore?>report
     cdef TrialCore t = <TrialCore?>r.trial
     cdef tuple defs = r._defs if r._defs is not None else ()
-    cdef Py_ssize_t i, k = 0
+    cdef Py_ssize_t i, k = 0, ncols = len(columns)
+    if _DEFAULT_BUCKET is None:
+        raise RuntimeError("set_schema() has not been called: import fasttrial first")
+    if _report_width(r) != len(ids):
+        raise ValueError(
+            f"report {t.name!r} has {_report_width(r)} row items but its layout has "
+            f"{len(ids)} (a report_signature() mismatch)"
+        )
+    _check_ids(ids, ncols)
+    if t._profiler is None:
+        if t._span is not None and not _fast_span(t._span):
+            raise ValueError("the report's begin() span is not a stopped, plain interval")
+    else:
+        for span in (<ProfilerCore>t._profiler).profiles.values():
+            if not _fast_span(span):
+                raise ValueError("a profile of the report is not a stopped, plain interval")
+    if t._summary and type(t._summary) is not dict or type(t.config) is not dict:
+        raise TypeError("the report's config and summary must be dicts")
     _put_obj(columns, ids, 0, n, t.name)
     _put_obj(columns, ids, 1, n, r.status._value_)
     seed = t.seed
     _put_obj(columns, ids, 2, n, seed if seed else _NAN)
     exc = t.exception
-    _put_obj(columns, ids, 3, n, str(exc) if exc else "NA")
+    _put_obj(columns, ids, 3, n, _NO_TEXT if exc is None else str(exc))
     tb = report.traceback
-    _put_obj(columns, ids, 4, n, str(tb) if tb else "NA")
+    _put_obj(columns, ids, 4, n, str(tb) if tb else _NO_TEXT)
     bucket = t._bucket
     _put_obj(columns, ids, 5, n,
-             default_bucket if bucket is None else str(getattr(bucket, "path", bucket)))
+             _DEFAULT_BUCKET if bucket is None else str(getattr(bucket, "path", bucket)))
     k = 6
     for i in range(len(defs)):
         _put_double(columns, ids, k, n, r._vals[i])
@@ -836,10 +816,23 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n, str defau
         k += 1
     if t._profiler is None:
         if t._span is not None:
-            k = _put_span(columns, ids, k, n, <Span>t._span)
+            k = _put_span(columns, ids, k, n, <Span?>t._span)
     else:
         profiles = (<ProfilerCore>t._profiler).profiles
         for name in sorted(profiles):
-            k = _put_span(columns, ids, k, n, <Span>profiles[name])
+            k = _put_span(columns, ids, k, n, <Span?>profiles[name])
     if k != len(ids):
         raise ValueError("report and layout differ in length")
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _NoLock:
+    """A context manager that does nothing, compiled: the reference ``History.add`` is timed
+    against (benchmarks/test_add_lock.py) to measure what its lock costs."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, exc_type, exc, tb):
+        return False

@@ -11,6 +11,8 @@ from typing import Any, Final, final
 
 from typing_extensions import Self, Unpack, disjoint_base
 
+from fasttrial.profiling._figures import SpanFigures
+
 __version__: str
 
 # Timer kind codes.
@@ -73,13 +75,19 @@ def unit_code(unit: object, default: int = 0) -> int:
 def set_interval_type(cls: type[Span]) -> None:
     """Make every profiler create ``cls`` (a Span subclass) for the intervals it records."""
 
+def set_figures_type(cls: type[tuple[Any, ...]]) -> None:
+    """Make ``Span._figures()`` return ``cls`` (the ``SpanFigures`` named tuple)."""
+
 @disjoint_base
 class Span:
     """Raw record of one profiled interval: start and end marks in C numbers."""
 
-    _kind: int
-    _unit: int
-    _state: int
+    @property
+    def _kind(self) -> int: ...
+    @property
+    def _unit(self) -> int: ...
+    @property
+    def _state(self) -> int: ...
     _time: Any
     _memory: Any
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
@@ -90,6 +98,12 @@ class Span:
     ) -> tuple[int, int, int, float, float, float, float, float, float, float]:
         """``(state, kind, unit, start_s, end_s, duration_s, start_rss, end_rss, start_vms,
         end_vms)``: seconds and the span's memory unit; NaN for what is not recorded."""
+
+    def _figures(self) -> SpanFigures:
+        """Every figure of the span, named: ``_raw()`` then ``_raw_usage()``."""
+
+    def _stop_figures(self) -> SpanFigures:
+        """Stop recording now and return ``_figures()``."""
 
     def _raw_usage(self) -> tuple[float, float, float]:
         """``(peak_rss, cpu_s, cpu_children_s)`` of a stopped span (span's unit, seconds);
@@ -342,7 +356,21 @@ def table_append(
 def report_signature(report: Any) -> tuple[Any, ...] | None:
     """What decides the keys of ``report._row()``; None when the fast path cannot write it."""
 
+def report_width(report: Any) -> int:
+    """The number of items ``table_append_report`` writes for ``report``."""
+
 def table_append_report(
-    columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int, default_bucket: str
+    columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int
 ) -> None:
-    """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""
+    """Append ``report`` as row ``n`` straight from its C fields (see report_signature);
+    everything is checked before the first write."""
+
+def set_schema(schema: dict[str, Any]) -> None:
+    """Check ``fasttrial.optimization._schema.SCHEMA`` against the compiled row writer."""
+
+@final
+class _NoLock:
+    """A compiled context manager that does nothing (the lock-free reference of a benchmark)."""
+
+    def __enter__(self) -> None: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...

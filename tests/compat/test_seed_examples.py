@@ -169,11 +169,14 @@ def test_invalid_metric_example_prints_the_page_message(
     # Correct usage
     report = trial.success(accuracy=0.95)
 
+    # The page prints its message with an unfilled "{provided_key}" placeholder and without
+    # the name given; fasttrial fills it and names it (docs/compat.md, "Messages").
     assert capsys.readouterr().out == (
         "Cannot report success without self.metrics=[Metric(name='accuracy', minimize=False,"
-        " bounds=None)]. Please provide a value for the metric 'accuracy'.\n"
+        " bounds=None)]. Please provide a value for the metric 'accuracy'. It was given"
+        " 'invalid_metric' instead.\n"
         "Please provide 'accuracy' as `trial.success(accuracy=value)` or rename your metric"
-        ' to`Metric(name="{provided_key}", minimize=False, bounds=None)`\n'
+        " to `Metric(name='invalid_metric', minimize=False, bounds=None)`\n"
     )
     assert report.metrics == {"accuracy": 0.95}
     assert report.status == Trial.Status.SUCCESS

@@ -1,4 +1,5 @@
-"""Rich and HTML display of trials, reports, profilers and histories (``fasttrial._display``)."""
+"""Rich and HTML display of trials, reports, profilers and histories (``fasttrial._display``,
+``fasttrial.optimization._display``, ``fasttrial.profiling._display``)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,11 @@ import re
 
 import pytest
 
-from fasttrial._display import (
-    history_html,
-    history_renderable,
-    profiler_html,
-    profiler_table,
-    render_html,
-    render_text,
-)
+from fasttrial._display import render_html, render_text
 from fasttrial.optimization import History, Metric, RandomSearch, Trial
+from fasttrial.optimization._display import history_html, history_renderable
 from fasttrial.profiling import Profiler
+from fasttrial.profiling._display import profiler_html, profiler_table
 
 LOSS = Metric("loss", minimize=True)
 

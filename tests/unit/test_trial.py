@@ -53,9 +53,7 @@ def _missing_message(metrics: list[Metric], metric: Metric) -> str:
     return (
         f"Cannot report success without self.metrics={metrics!r}."
         f" Please provide a value for the metric '{metric.name}'."
-        f"\nPlease provide '{metric.name}' as `trial.success({metric.name}=value)` or rename"
-        f' your metric to`Metric(name="{{provided_key}}", minimize={metric.minimize},'
-        f" bounds={metric.bounds})`"
+        f"\nPlease provide '{metric.name}' as `trial.success({metric.name}=value)`."
     )
 
 
@@ -87,6 +85,17 @@ class TestSuccess:
         with pytest.raises(ValueError) as info:
             trial.success()
         assert str(info.value) == _missing_message([LOSS], LOSS)
+
+    def test_misspelt_metric_names_it_and_fills_the_placeholder(self) -> None:
+        # amltk's message ends with an unfilled `Metric(name="{provided_key}", ...)` and never
+        # names what was given; issue 12: it names `los` and fills the rename hint with it.
+        trial = _trial(metrics=[LOSS])
+        with pytest.raises(ValueError) as info:
+            trial.success(los=1)
+        text = str(info.value)
+        assert "{provided_key}" not in text
+        assert "It was given 'los' instead." in text
+        assert "rename your metric to `Metric(name='los', minimize=True, bounds=None)`" in text
 
     def test_extra_metric_is_refused_by_name(self) -> None:
         trial = _trial(metrics=[LOSS])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,14 +10,9 @@ import numpy as np
 import pandas as pd
 
 from fasttrial._corecheck import _core
-from fasttrial._util import select_prefixed
+from fasttrial.optimization._schema import BASE_FILLS, STATUSES, key_section
+from fasttrial.optimization._table import Table
 from fasttrial.optimization.metric import Metric
-from fasttrial.optimization.trial import DEFAULT_BUCKET, Trial
-from fasttrial.profiling import Profile, Profiler
-from fasttrial.profiling._na import is_missing
-from fasttrial.store import PathBucket
-
-_PROFILE_FIELDS = ("memory:", "time:")
 
 
 def row_frame(row: Mapping[str, Any]) -> pd.DataFrame:
@@ -181,104 +175,7 @@ def build_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return _frame_from_arrays(arrays, names, index)
 
 
-def _plain(value: Any) -> Any:
-    """numpy / pandas scalars -> Python scalars."""
-    item = getattr(value, "item", None)
-    if item is not None and getattr(value, "ndim", 1) == 0:
-        return item()
-    return value
-
-
-def _entries(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """The ``prefix`` entries of a row as plain values, leaving out missing cells: in a
-    frame of many reports a key only some of them had is missing in the others' rows,
-    and must not come back as a NaN entry of theirs."""
-    return {k: _plain(v) for k, v in select_prefixed(d, prefix).items() if not is_missing(v)}
-
-
-def _text(value: Any) -> str | None:
-    if is_missing(value) or value == "NA":
-        return None
-    return str(value)
-
-
-def report_from_row(d: Mapping[str, Any]) -> Trial.Report:
-    """Rebuild a report from a flat row with the keys of ``Report.df()`` plus ``name``.
-
-    Raises:
-        ValueError: If ``name`` is missing or a metric column cannot be parsed.
-    """
-    if "name" not in d or is_missing(d["name"]):
-        raise ValueError(
-            "Cannot rebuild a report without a 'name' (the index of Report.df(), or a "
-            "'name' column)."
-        )
-
-    # A profile whose cells are all missing is one this report did not have (a frame of
-    # many reports has the columns of every report's profiles): it is not invented.
-    profiles: dict[str, Profile.Interval] = {}
-    prof_items = select_prefixed(d, "profile:")
-    for pname in sorted({k.rsplit(":", 2)[0] for k in prof_items}):
-        items = select_prefixed(prof_items, f"{pname}:")
-        if not all(is_missing(v) for v in items.values()):
-            profiles[pname] = Profile.from_dict(items)
-    trial_items = {
-        k: v for k, v in d.items() if isinstance(k, str) and k.startswith(_PROFILE_FIELDS)
-    }
-    if all(is_missing(v) for v in trial_items.values()):
-        trial_items = {}
-    trial_profile = Profile.from_dict(trial_items) if trial_items else None
-    if trial_profile is not None:
-        profiles["trial"] = trial_profile
-
-    metric_values: list[Metric.Value] = []
-    for key, raw in select_prefixed(d, "metric:").items():
-        # A missing cell is a metric this report did not have (a history can mix reports
-        # of different metrics); fasttrial never records NaN as a metric value itself.
-        if is_missing(raw):
-            continue
-        metric_values.append(Metric.Value(Metric.from_str(key), float(raw)))
-
-    seed = d.get("trial_seed")
-    seed = None if is_missing(seed) else int(seed)  # type: ignore[arg-type]
-    bucket_path = d.get("bucket")
-    bucket = None if is_missing(bucket_path) else PathBucket(str(bucket_path), lazy=True)
-    fidelities = _entries(d, "fidelities:")
-
-    trial: Trial[Any] = Trial(
-        name=str(d["name"]),
-        config=_entries(d, "config:"),
-        bucket=bucket,
-        seed=seed,
-        fidelities=fidelities or None,
-        time=trial_profile.time if trial_profile is not None else None,
-        memory=trial_profile.memory if trial_profile is not None else None,
-        profiler=Profiler(profiles=profiles),
-        metrics=[v.metric for v in metric_values],
-        summary=_entries(d, "summary:"),
-        exception=_text(d.get("exception")),
-        traceback=_text(d.get("traceback")),
-    )
-    status_raw = d.get("status")
-    status = Trial.Status("unknown" if is_missing(status_raw) else str(status_raw))
-    return Trial.Report(trial, status, tuple(metric_values))
-
-
 # -- the columnar History's frames ------------------------------------------------------
-
-_BASE_KEYS = frozenset(("name", "status", "trial_seed", "exception", "traceback", "bucket"))
-_SECTIONS = (("metric:", "metrics"), ("summary:", "summary"), ("config:", "configs"))
-
-
-def key_section(key: str) -> str:
-    """Which ``df()`` switch a row key belongs to: base, metrics, summary, configs or
-    profiles."""
-    if key in _BASE_KEYS:
-        return "base"
-    for prefix, section in _SECTIONS:
-        if key.startswith(prefix):
-            return section
-    return "profiles"
 
 
 def _num_array(data: np.ndarray, ints_only: bool) -> Any:
@@ -451,21 +348,14 @@ def _object_column(arr: Any) -> Any:
     return _core.Column.from_parts(_core.COL_OBJ, len(values), values)
 
 
-_BASE_FILLS: tuple[tuple[str, Any], ...] = (
-    ("trial_seed", math.nan),
-    ("exception", "NA"),
-    ("traceback", "NA"),
-    ("bucket", DEFAULT_BUCKET),
-)
-
-
-def _text_filled(arr: Any, fill: Any) -> Any:
-    """A text column with missing and empty cells set to ``fill`` (as a report rebuilt
-    from the row would write it)."""
+def _text_filled(arr: Any, fill: Any, *, empty_too: bool) -> Any:
+    """A text column with missing (and, with ``empty_too``, empty) cells set to ``fill``,
+    as a report rebuilt from the row would write it.  An ``exception`` of "" is kept: it
+    is an exception with an empty message (a bare ``assert``), not none."""
     empty = np.asarray(pd.isna(arr), dtype=bool)
-    if isinstance(arr.dtype, pd.StringDtype):
+    if empty_too and isinstance(arr.dtype, pd.StringDtype):
         empty |= _as(arr == "", bool, False)
-    else:
+    elif empty_too:
         empty |= np.array([v == "" for v in _objects(arr)], dtype=bool)
     if not empty.any():
         return arr
@@ -485,7 +375,7 @@ def _column_arrays(df: pd.DataFrame) -> list[Any]:
     return [df.iloc[:, i].array for i in range(df.shape[1])]
 
 
-def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
+def table_from_frame(df: pd.DataFrame) -> tuple[Table, dict[str, Metric]]:
     """A ``History`` table (and its metrics) from a frame of ``History.df()``'s form,
     column by column.
 
@@ -493,8 +383,6 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
         ValueError: If required columns are missing, a status is unknown, or a metric
             column's name or values cannot be read.
     """
-    from fasttrial.optimization._table import Table
-
     for key in df.columns:
         if not isinstance(key, str):
             raise ValueError(f"Column names must be strings, got {key!r}.")
@@ -532,12 +420,12 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
     # The base columns as a report rebuilt from the row would write them, in Report.df()'s
     # order after status (added when the frame lacks them).
     ordered: dict[str, Any] = {"status": arrays.pop("status")}
-    for key, fill in _BASE_FILLS:
+    for key, fill in BASE_FILLS:
         arr = arrays.pop(key, None)
         if arr is None:
             arr = np.full(n, fill, dtype=object)
         elif key != "trial_seed":
-            arr = _text_filled(arr, fill)
+            arr = _text_filled(arr, fill, empty_too=key != "exception")
         ordered[key] = arr
     ordered.update(arrays)
     if not (isinstance(names.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(names)):
@@ -551,19 +439,10 @@ def table_from_frame(df: pd.DataFrame) -> tuple[Any, dict[str, Metric]]:
             values = _core.to_float64(col.values(), f"Column {key!r}")
             col = _core.Column.from_parts(_core.COL_NUM, n, values, _core.NUM_FLOAT)
         columns.append(col)
-    keys = ["name", *ordered]
-    table = Table()
-    table.keys = keys
-    table.key_ids = {k: i for i, k in enumerate(keys)}
-    table.layouts = [tuple(range(len(keys)))]
-    table.layout_by_keys = {tuple(keys): 0}
-    table.row_layout = array("B", bytes(n))
-    table.columns = columns
-    table.n = n
-    return table, metrics
+    return Table.from_columns(["name", *ordered], columns, n), metrics
 
 
-_STATUSES = frozenset(s.value for s in Trial.Status)
+_STATUSES = frozenset(STATUSES)
 
 
 def _check_statuses(col: Any) -> None:

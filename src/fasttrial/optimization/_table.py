@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fasttrial._corecheck import _core
-from fasttrial.optimization.trial import DEFAULT_BUCKET
 
 MISSING = _core.MISSING
 
@@ -51,6 +50,38 @@ class Table:
         self.row_layout = array("B")  # widened to "i" past 255 layouts
         # report signature -> (layout id, column ids): see _core.report_signature
         self.plans: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
+
+    @classmethod
+    def from_columns(cls, keys: Sequence[str], columns: Sequence[Any], n: int) -> Table:
+        """A table of ``n`` rows that all have ``keys``, column ``i`` holding key ``i``'s
+        values (``_core.Column`` objects of ``n`` rows each, e.g. from ``from_parts``).
+
+        Raises:
+            ValueError: If the keys repeat, are not str, or a column's length is not ``n``.
+            TypeError: If a column is not a ``_core.Column``.
+        """
+        keys = list(keys)
+        columns = list(columns)
+        if len(keys) != len(columns):
+            raise ValueError(f"{len(keys)} keys but {len(columns)} columns")
+        if len(set(keys)) != len(keys) or not all(type(k) is str for k in keys):
+            raise ValueError("Table keys must be distinct str")
+        if n < 0:
+            raise ValueError(f"a table cannot have {n} rows")
+        for k, c in zip(keys, columns, strict=True):
+            if not isinstance(c, _core.Column):
+                raise TypeError(f"column {k!r} is a {type(c).__name__}, not a _core.Column")
+            if c.n != n:
+                raise ValueError(f"column {k!r} has {c.n} rows, the table {n}")
+        out = cls()
+        out.keys = keys
+        out.key_ids = {k: i for i, k in enumerate(keys)}
+        out.columns = columns
+        out.layouts = [tuple(range(len(keys)))]
+        out.layout_by_keys = {tuple(keys): 0}
+        out.row_layout = array("B", bytes(n))
+        out.n = n
+        return out
 
     # -- writing -------------------------------------------------------------------------
 
@@ -91,15 +122,29 @@ class Table:
             plan = self.plans.get(sig)
             if plan is not None:
                 lid, ids = plan
-                _core.table_append_report(self.columns, ids, report, self.n, DEFAULT_BUCKET)
+                _core.table_append_report(self.columns, ids, report, self.n)
                 self._row_done(lid)
                 return
         row = report._row()
         lid = self._layout(tuple(row))
         _core.table_append(self.columns, self.layouts[lid], row, self.n)
         self._row_done(lid)
-        if sig is not None and len(self.plans) < 4096:
+        # A plan is kept only when the row has one key per item the core writes (keys
+        # that print alike would merge into one; _row() refuses those, this checks it).
+        if sig is not None and len(self.plans) < 4096 and len(row) == _core.report_width(report):
             self.plans[sig] = (lid, self.layouts[lid])
+
+    def append_report_or_nothing(self, report: Any) -> None:
+        """``append_report``, leaving the table as it was on an error (one report's
+        ``extend_reports``, without the loop)."""
+        n0 = self.n
+        k0 = len(self.keys)
+        l0 = len(self.layouts)
+        try:
+            self.append_report(report)
+        except BaseException:
+            self._truncate(n0, k0, l0)
+            raise
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows, all or none: on an error the table is as it was."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import re
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from fasttrial._corecheck import _core
 from fasttrial.optimization._table import Table
@@ -20,6 +22,26 @@ if TYPE_CHECKING:
     from fasttrial.optimization.metric import Metric
 
 _TIME_SUFFIXES = ("time:start", "time:end")
+_F = TypeVar("_F", bound=Callable[..., Any])
+_Report = Trial.Report
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _locked(method: _F) -> _F:
+    """Run ``method`` holding the history's lock: the columns are read whole (``padded()``
+    pads them in place, ``row()`` reads across them), so a reader must not see an
+    ``add()`` half done, nor run while one pads."""
+
+    @functools.wraps(method)
+    def run(self: History, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_F, run)
 
 
 def _by_end_time(report: Trial.Report) -> Any:
@@ -89,9 +111,16 @@ class History:
         reports: Reports to start with.
     """
 
-    __slots__ = ("_lookup", "_reports", "_table", "metrics")
+    __slots__ = ("_checked", "_checked_n", "_lock", "_lookup", "_reports", "_table", "metrics")
 
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
+        # One lock for the table, the reports and the lookup: add() from several threads
+        # would otherwise interleave a row's cells (the fast path writes a row's columns
+        # one by one, and the GIL can switch between them).  Not re-entrant (a plain Lock
+        # is the cheapest): a method holding it calls only the *_held / _rebuilt helpers.
+        self._lock = threading.Lock()
+        self._checked: tuple[Metric, ...] | None = None  # see _add_one
+        self._checked_n = 0
         self._reports: list[Trial.Report | None] = []
         self._table = Table()
         self.metrics: dict[str, Metric] = {}
@@ -109,6 +138,9 @@ class History:
         cls, table: Table, reports: list[Trial.Report | None], metrics: dict[str, Metric]
     ) -> History:
         h = cls.__new__(cls)
+        h._lock = threading.Lock()
+        h._checked = None
+        h._checked_n = 0
         h._table = table
         h._reports = reports
         h.metrics = metrics
@@ -130,33 +162,56 @@ class History:
             ValueError: If a report defines a metric differently from the history (or from
                 an earlier report of the same batch); the message names both definitions.
         """
-        if isinstance(report, Trial.Report):
-            batch: list[Trial.Report] = [report]
-        elif isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
+        if isinstance(report, _Report):
+            self._add_one(report)
+            return
+        if isinstance(report, (str, bytes)) or not isinstance(report, Iterable):
             raise TypeError(
                 f"Expected a Trial.Report or an iterable of Trial.Report but got "
                 f"{type(report).__name__} ({report!r})"
             )
-        else:
-            batch = list(report)
-            for item in batch:
-                if not isinstance(item, Trial.Report):
-                    raise TypeError(
-                        f"Expected an iterable of Trial.Report but got {type(item).__name__} "
-                        f"({item!r}) in add(report=...); nothing was added."
-                    )
-        pending: dict[str, Metric] = {}
+        batch = list(report)
         for item in batch:
-            self._check(item, self.metrics, pending)
-        n0 = len(self._reports)
-        # One row at a time, straight from the reports' C fields where it can; on an
-        # error the table rolls back to where it was.
-        self._table.extend_reports(batch)
-        self._reports.extend(batch)
-        self.metrics.update(pending)
-        if self._lookup is not None:
-            for i, item in enumerate(batch, n0):
-                self._lookup[item.name] = i
+            if not isinstance(item, _Report):
+                raise TypeError(
+                    f"Expected an iterable of Trial.Report but got {type(item).__name__} "
+                    f"({item!r}) in add(report=...); nothing was added."
+                )
+        with self._lock:
+            pending: dict[str, Metric] = {}
+            for item in batch:
+                self._check(item, self.metrics, pending)
+            n0 = len(self._reports)
+            # One row at a time, straight from the reports' C fields where it can; on an
+            # error the table rolls back to where it was.
+            self._table.extend_reports(batch)
+            self._reports.extend(batch)
+            self.metrics.update(pending)
+            if self._lookup is not None:
+                for i, item in enumerate(batch, n0):
+                    self._lookup[item.name] = i
+
+    def _add_one(self, report: Trial.Report) -> None:
+        """``add(report)`` of one report: the loop's path without the batch.  A run's reports
+        share one tuple of Metric objects (see ``_core``'s ``_shared_defs``), so the check of
+        their definitions is skipped for the tuple last checked while the metrics known are
+        the same ones."""
+        defs = report._metric_defs
+        with self._lock:
+            metrics = self.metrics
+            pending: dict[str, Metric] | None = None
+            if defs is not self._checked or len(metrics) != self._checked_n:
+                pending = {}
+                self._check(report, metrics, pending)
+            n0 = len(self._reports)
+            self._table.append_report_or_nothing(report)
+            self._reports.append(report)
+            if pending:
+                metrics.update(pending)
+            self._checked = defs
+            self._checked_n = len(metrics)
+            if self._lookup is not None:
+                self._lookup[report.name] = n0
 
     @staticmethod
     def _check(report: Trial.Report, known: dict[str, Metric], pending: dict[str, Metric]) -> None:
@@ -178,9 +233,17 @@ class History:
 
     def _report(self, i: int) -> Trial.Report:
         """Report ``i``, rebuilt from the columns if the history was loaded from a frame."""
+        r = self._reports[i]  # an entry only ever goes from None to its report
+        if r is None:
+            with self._lock:
+                r = self._rebuilt(i)
+        return r
+
+    def _rebuilt(self, i: int) -> Trial.Report:
+        """``_report(i)`` for a caller holding the lock."""
         r = self._reports[i]
         if r is None:
-            from fasttrial.optimization._frames import report_from_row
+            from fasttrial.optimization._rows import report_from_row
 
             r = self._reports[i] = report_from_row(self._table.row(i))
         return r
@@ -191,18 +254,21 @@ class History:
         Raises:
             KeyError: If there is none.
         """
-        lookup = self._lookup
-        if lookup is None:
-            names = self._names()
-            lookup = self._lookup = {n: i for i, n in enumerate(names)}
-        try:
-            return self._report(lookup[name])
-        except KeyError:
-            raise KeyError(
-                f"No report named {name!r} in this history ({len(self)} reports)."
-            ) from None
+        with self._lock:
+            lookup = self._lookup
+            if lookup is None:
+                names = self._names_held()
+                lookup = self._lookup = {n: i for i, n in enumerate(names)}
+            i = lookup.get(name) if isinstance(name, str) else None
+            if i is None:
+                raise KeyError(f"No report named {name!r} in this history ({len(self)} reports).")
+            return self._rebuilt(i)
 
+    @_locked
     def _names(self) -> list[Any]:
+        return self._names_held()
+
+    def _names_held(self) -> list[Any]:
         table = self._table
         if not table.n:
             return []
@@ -231,6 +297,7 @@ class History:
             )
         return self.metrics[metric]
 
+    @_locked
     def _raw(self, m: Metric) -> np.ndarray:
         """The raw values of metric ``m``, one per report (NaN where a report has none)."""
         import numpy as np
@@ -335,6 +402,7 @@ class History:
         front = np.sort(np.asarray(_core.pareto_positions(sub, order), dtype=np.intp))
         return [self._report(int(i)) for i in rows[front]]
 
+    @_locked
     def df(
         self,
         *,
@@ -374,6 +442,7 @@ class History:
                 frame[cols] = frame[cols] - offset
         return frame
 
+    @_locked
     def _take(self, positions: Any) -> History:
         """A new history of the reports at ``positions`` (ints, in that order)."""
         import numpy as np
@@ -409,6 +478,7 @@ class History:
                 groups.setdefault(key(r), []).append(i)
         return {k: self._take(v) for k, v in groups.items()}
 
+    @_locked
     def _statuses(self) -> list[Trial.Status]:
         table = self._table
         if not table.n:
@@ -432,13 +502,17 @@ class History:
             order = np.argsort(-vals if rev else vals, kind="stable")
             return rows[order].tolist()
         if key is _by_end_time:
-            end = self._table.column_values("time:end")
+            end = self._end_times()
             if end is not None:
                 # Stable like sorted(); NaN (never begun) last, as in ascending order.
                 order = np.argsort(-end if reverse else end, kind="stable")
                 return order.tolist()
         reports = [self._report(i) for i in range(len(self))]
         return sorted(range(len(reports)), key=lambda i: key(reports[i]), reverse=bool(reverse))
+
+    @_locked
+    def _end_times(self) -> Any:
+        return self._table.column_values("time:end")
 
     def sortby(
         self,
@@ -526,9 +600,12 @@ class History:
 
     __hash__ = None  # type: ignore[assignment]
 
+    @_locked
     def __reduce__(self) -> tuple[Any, ...]:
         # The columns travel as they are (a loaded history's reports stay unbuilt).
-        return (History._from_parts, (self._table, self._reports, self.metrics))
+        # A copy of the table: pickling runs after this returns, outside the lock.
+        table = self._table.take(range(self._table.n))
+        return (History._from_parts, (table, list(self._reports), dict(self.metrics)))
 
     def __repr__(self) -> str:
         return f"History({len(self)} reports, metrics={list(self.metrics)})"
@@ -545,7 +622,16 @@ class History:
         Raises:
             ValueError: If ``status`` (or the name) is missing, a status is unknown, or a
                 metric column cannot be read; the message names the column.
+            TypeError: If ``df`` is not a DataFrame.
         """
+        import pandas as pd
+
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(
+                f"History.from_df needs a pandas DataFrame (as History.df() makes), got "
+                f"{type(df).__name__}: {_short(df)}. For a list of reports use "
+                "History(reports); for a file, History.from_csv / from_parquet."
+            )
         if len(df) == 0:
             return cls()
         from fasttrial.optimization._frames import table_from_frame
@@ -607,11 +693,11 @@ class History:
         return cls.from_df(read_csv(path))
 
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import history_renderable
+        from fasttrial.optimization._display import history_renderable
 
         return history_renderable(self)
 
     def _repr_html_(self) -> str:
-        from fasttrial._display import history_html
+        from fasttrial.optimization._display import history_html
 
         return history_html(self)

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from fasttrial._corecheck import _core
+from fasttrial.optimization import _schema
+from fasttrial.optimization._rows import report_from_row, report_row
+from fasttrial.optimization._schema import DEFAULT_BUCKET
 from fasttrial.optimization.metric import Metric, _as_real
 from fasttrial.profiling import Memory, Profile, Profiler, Timer
 from fasttrial.store import Bucket, PathBucket
@@ -31,22 +34,6 @@ I = TypeVar("I")  # noqa: E741
 I2 = TypeVar("I2")
 R = TypeVar("R")
 T = TypeVar("T")
-
-DEFAULT_BUCKET = "unknown-trial-bucket"
-
-# "config:<key>" and "summary:<key>" column names, made once per key (a run's trials share
-# their keys; Report._row() runs for every report a History adds).
-_CONFIG_KEYS: dict[str, str] = {}
-_SUMMARY_KEYS: dict[str, str] = {}
-_PREFIXED_MAX = 65536
-
-
-def _prefixed(cache: dict[str, str], prefix: str, key: Any) -> str:
-    out = f"{prefix}{key}"
-    if type(key) is str and len(cache) < _PREFIXED_MAX:
-        cache[key] = out
-    return out
-
 
 Where = str | Path | Bucket | Callable[..., Any] | None
 
@@ -491,7 +478,7 @@ class Trial(_core.TrialCore, Generic[I]):
 
     def rich_renderables(self) -> Iterable[RenderableType]:
         """The pieces the rich panel of this trial is made of."""
-        from fasttrial._display import trial_renderables
+        from fasttrial.optimization._display import trial_renderables
 
         return trial_renderables(self)
 
@@ -637,46 +624,11 @@ class Trial(_core.TrialCore, Generic[I]):
             summary: bool = True,
             metrics: bool = True,
         ) -> dict[str, Any]:
-            """The report as one flat row (the items of ``df()``, before dtypes)."""
-            trial = self.trial
-            exc = trial.exception
-            tb = trial.traceback
-            # The default bucket is not made (a PathBucket per trial) just to name it.
-            bucket = trial._bucket
-            row: dict[str, Any] = {
-                "name": trial.name,
-                "status": self.status._value_,
-                "trial_seed": trial.seed if trial.seed else math.nan,
-                "exception": str(exc) if exc else "NA",
-                "traceback": str(tb) if tb else "NA",
-                "bucket": DEFAULT_BUCKET
-                if bucket is None
-                else str(getattr(bucket, "path", bucket)),
-            }
-            if metrics:
-                for m, value in zip(self._metric_defs, self._raw_values(), strict=True):
-                    row[m._column] = value
-            if summary and trial._summary:
-                keys = _SUMMARY_KEYS
-                for k, val in trial._summary.items():
-                    key = keys.get(k) if type(k) is str else None
-                    row[key if key is not None else _prefixed(keys, "summary:", k)] = val
-            if configs:
-                keys = _CONFIG_KEYS
-                for k, val in trial.config.items():
-                    key = keys.get(k) if type(k) is str else None
-                    row[key if key is not None else _prefixed(keys, "config:", k)] = val
-            if profiles:
-                if trial._profiler is None:
-                    # Only a begin() span, if any: no Profiler is made to read it.
-                    if trial._span is not None:
-                        row.update(trial._span.to_dict())
-                else:
-                    for pname, prof in sorted(trial.profiles.items(), key=lambda kv: kv[0]):
-                        row.update(
-                            prof.to_dict(prefix="" if pname == "trial" else f"profile:{pname}")
-                        )
-            return row
+            """The report as one flat row (the items of ``df()``, before dtypes); written
+            by ``_rows.report_row``, read back by ``_rows.report_from_row``."""
+            return report_row(
+                self, profiles=profiles, configs=configs, summary=summary, metrics=metrics
+            )
 
         def df(
             self,
@@ -710,7 +662,9 @@ class Trial(_core.TrialCore, Generic[I]):
             """Rebuild a report from a one-row frame (or a row) made by ``df()``.
 
             Raises:
-                ValueError: If the frame does not have exactly one row.
+                ValueError: If the frame does not have exactly one row, or a cell cannot be
+                    read (see ``from_dict``).
+                TypeError: If ``df`` is neither a DataFrame nor a Series.
             """
             import pandas as pd
 
@@ -718,8 +672,13 @@ class Trial(_core.TrialCore, Generic[I]):
                 if len(df) != 1:
                     raise ValueError(f"Expected a dataframe with one row, got {len(df)} rows.")
                 series = df.iloc[0]
-            else:
+            elif isinstance(df, pd.Series):
                 series = df
+            else:
+                raise TypeError(
+                    f"Report.from_df needs a one-row DataFrame or a Series (as df() makes), "
+                    f"got {type(df).__name__}; for a mapping use Report.from_dict."
+                )
             data = series.to_dict()
             data.setdefault("name", series.name)
             return cls.from_dict(data)
@@ -729,10 +688,10 @@ class Trial(_core.TrialCore, Generic[I]):
             """Rebuild a report from a flat mapping with the keys of ``df()`` (and ``name``).
 
             Raises:
-                ValueError: If ``name`` is missing or a metric column cannot be parsed.
+                ValueError: If ``name`` is missing or a cell cannot be read (a number that is
+                    not one, an unknown status, kind or unit); the message names the column.
+                TypeError: If ``d`` is not a mapping.
             """
-            from fasttrial.optimization._frames import report_from_row
-
             return report_from_row(d)
 
         def retrieve(
@@ -772,7 +731,7 @@ class Trial(_core.TrialCore, Generic[I]):
 
         def rich_renderables(self) -> Iterable[RenderableType]:
             """The pieces the rich panel of this report is made of."""
-            from fasttrial._display import report_renderables
+            from fasttrial.optimization._display import report_renderables
 
             return report_renderables(self)
 
@@ -871,9 +830,7 @@ def _success_slow(trial: Trial[Any], metrics: dict[str, Any]) -> Trial.Report[An
             raise ValueError(
                 f"Cannot report success without self.metrics={defs!r}."
                 f" Please provide a value for the metric '{m.name}'."
-                f"\nPlease provide '{m.name}' as `trial.success({m.name}=value)` or rename"
-                f' your metric to`Metric(name="{{provided_key}}", minimize={m.minimize},'
-                f" bounds={m.bounds})`"
+                f"{_rename_hint(metrics, defs, m)}"
             )
         values.append(Metric.Value(m, Trial._finite(m, raw)))
     extra = set(metrics) - {m.name for m in defs}
@@ -883,6 +840,21 @@ def _success_slow(trial: Trial[Any], metrics: dict[str, Any]) -> Trial.Report[An
             f"\nOnly self.metrics={defs!r} are allowed."
         )
     return _core.new_report(trial, Trial.Status.SUCCESS, tuple(values))
+
+
+def _rename_hint(metrics: dict[str, Any], defs: Sequence[Metric], m: Metric) -> str:
+    """The end of success()'s missing-metric message: amltk's, with its ``{provided_key}``
+    placeholder filled with the name that was given instead (when exactly one was)."""
+    names = {d.name for d in defs}
+    extra = [k for k in metrics if k not in names]
+    given = f" It was given {', '.join(map(repr, extra))} instead." if extra else ""
+    text = f"{given}\nPlease provide '{m.name}' as `trial.success({m.name}=value)`"
+    if len(extra) != 1:
+        return text + "."
+    return (
+        f"{text} or rename your metric to `Metric(name={extra[0]!r}, minimize={m.minimize},"
+        f" bounds={m.bounds})`"
+    )
 
 
 @contextmanager
@@ -903,6 +875,9 @@ def _profile_into_summary(
         )
 
 
+if tuple(s.value for s in Trial.Status) != _schema.STATUSES:
+    raise ImportError(f"Trial.Status and _schema.STATUSES differ: {_schema.STATUSES}")
+_core.set_schema(_schema.SCHEMA)
 _core.set_optimization_types(
     value=Metric.Value,
     report=Trial.Report,

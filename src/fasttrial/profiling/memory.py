@@ -15,7 +15,8 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
-from fasttrial.profiling._na import NA, is_missing, missing_to_nan
+from fasttrial.profiling._figures import RUNNING
+from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 from fasttrial.profiling.timing import _nan_equal
 
 UnitLike = Literal["B", "KB", "MB", "GB"]
@@ -194,14 +195,18 @@ class Memory:
 
         Missing keys become NaN (numbers) or ``pandas.NA`` (unit): a frame written by amltk
         or an older fasttrial has no ``peak_rss``.
+
+        Raises:
+            ValueError: If a value is not a number or the unit is unknown; the message names
+                the key.
         """
         return Memory.Interval(
-            start_vms=missing_to_nan(d.get("start_vms")),
-            start_rss=missing_to_nan(d.get("start_rss")),
-            end_vms=missing_to_nan(d.get("end_vms")),
-            end_rss=missing_to_nan(d.get("end_rss")),
-            unit=Memory.Unit.from_str(d.get("unit")),
-            peak_rss=missing_to_nan(d.get("peak_rss")),
+            start_vms=cell_number(d.get("start_vms"), "start_vms"),
+            start_rss=cell_number(d.get("start_rss"), "start_rss"),
+            end_vms=cell_number(d.get("end_vms"), "end_vms"),
+            end_rss=cell_number(d.get("end_rss"), "end_rss"),
+            unit=cell_enum(d.get("unit"), "unit", Memory.Unit.from_str, _UNIT_TEXTS),
+            peak_rss=cell_number(d.get("peak_rss"), "peak_rss"),
         )
 
     @classmethod
@@ -248,8 +253,8 @@ class Memory:
         # A recorder of the core keeps the interval's peak (when peak tracking is on).
         span = _core.Span()
         span._start_recording(None, unit)
-        srss, svms = span._raw()[6:9:2]
-        mem = Memory(start_vms=svms, start_rss=srss, unit=_UNIT_BY_CODE[code])
+        f = span._figures()
+        mem = Memory(start_vms=f.start_vms, start_rss=f.start_rss, unit=_UNIT_BY_CODE[code])
         mem._span = span
         return mem
 
@@ -261,7 +266,7 @@ class Memory:
         """
         span = self._span
         div = _FACTOR[self.unit]
-        if span is None or span._state != _RUNNING:
+        if span is None or span._state != RUNNING:
             rss, vms = _core.read_memory()
             return Memory.Interval(
                 start_vms=self.start_vms,
@@ -270,16 +275,15 @@ class Memory:
                 end_rss=_scaled(rss, div),
                 unit=self.unit,
             )
-        span._stop_recording()
+        f = span._stop_figures()
         self._span = None
-        raw = span._raw()
         return Memory.Interval(
             start_vms=self.start_vms,
             start_rss=self.start_rss,
-            end_vms=raw[9],
-            end_rss=raw[7],
+            end_vms=f.end_vms,
+            end_rss=f.end_rss,
             unit=self.unit,
-            peak_rss=span._raw_usage()[0],
+            peak_rss=f.peak_rss,
         )
 
     @classmethod
@@ -303,9 +307,6 @@ class Memory:
         raise ValueError(f"Unknown memory kind {kind!r}: use 'rss' or 'vms'.")
 
 
-_RUNNING = 1  # state code of a running span in fasttrial._core.Span._raw()
-
-
 def _scaled(value: int, div: float) -> float:
     return math.nan if value < 0 else value / div
 
@@ -325,3 +326,5 @@ _UNIT_BY_CODE = {
 _DIV_BY_CODE = {code: _FACTOR[unit] for code, unit in _UNIT_BY_CODE.items()}
 # Let the core map the enum members (which hash by name, not by value) too.
 _core.UNIT_CODES.update({unit: code for code, unit in _UNIT_BY_CODE.items()})
+
+_UNIT_TEXTS = tuple(u.value for u in Memory.Unit)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fasttrial._corecheck import _core
 from fasttrial._util import select_prefixed
+from fasttrial.profiling._figures import DONE, EMPTY, RUNNING
+from fasttrial.profiling._na import CellError
 from fasttrial.profiling.memory import _UNIT_BY_CODE, Memory, UnitLike
 from fasttrial.profiling.timing import _KIND_BY_CODE, KindLike, Timer
 
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
 T = TypeVar("T")
-
-_RUNNING = 1
-_DONE = 2
 
 
 class Profile:
@@ -50,21 +49,22 @@ class Profile:
             self._time = time if time is not None else Timer.na()
 
         def _build(self, *, cache: bool = True) -> tuple[Timer.Interval, Memory.Interval]:
-            state, kind, unit, start, end, dur, srss, erss, svms, evms = self._raw()
-            if state == 0:  # never recorded and nothing given
+            f = self._figures()
+            if f.state == EMPTY:  # never recorded and nothing given
                 return Timer.na(), Memory.na()
-            peak, cpu, cpu_children = self._raw_usage()  # NaN while running
             time = Timer.Interval(
-                start,
-                end,
-                _KIND_BY_CODE[kind],
+                f.start,
+                f.end,
+                _KIND_BY_CODE[f.kind],
                 Timer.Unit.SECONDS,
-                None if state == _RUNNING else dur,
-                cpu,
-                cpu_children,
+                None if f.state == RUNNING else f.duration,
+                f.cpu_time,  # NaN while running
+                f.cpu_time_children,
             )
-            memory = Memory.Interval(svms, srss, evms, erss, _UNIT_BY_CODE[unit], peak)
-            if cache and state == _DONE:
+            memory = Memory.Interval(
+                f.start_vms, f.start_rss, f.end_vms, f.end_rss, _UNIT_BY_CODE[f.unit], f.peak_rss
+            )
+            if cache and f.state == DONE:
                 self._time = time
                 self._memory = memory
             return time, memory
@@ -120,11 +120,21 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Profile.Interval:
-        """Build an interval from ``memory:...`` and ``time:...`` keys (see ``to_dict``)."""
-        return Profile.Interval(
-            memory=Memory.from_dict(select_prefixed(d, "memory:")),
-            time=Timer.from_dict(select_prefixed(d, "time:")),
-        )
+        """Build an interval from ``memory:...`` and ``time:...`` keys (see ``to_dict``).
+
+        Raises:
+            ValueError: If a value is not a number, or a kind or unit is unknown; the
+                message names the key.
+        """
+        try:
+            memory = Memory.from_dict(select_prefixed(d, "memory:"))
+        except CellError as error:
+            raise error.within("memory:") from None
+        try:
+            time = Timer.from_dict(select_prefixed(d, "time:"))
+        except CellError as error:
+            raise error.within("time:") from None
+        return Profile.Interval(memory=memory, time=time)
 
     @classmethod
     def na(cls) -> Profile.Interval:
@@ -313,11 +323,11 @@ class Profiler(_core.ProfilerCore, Mapping):
         )
 
     def __rich__(self) -> RenderableType:
-        from fasttrial._display import profiler_table
+        from fasttrial.profiling._display import profiler_table
 
         return profiler_table(self)
 
     def _repr_html_(self) -> str:
-        from fasttrial._display import profiler_html
+        from fasttrial.profiling._display import profiler_html
 
         return profiler_html(self)

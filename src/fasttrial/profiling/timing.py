@@ -14,7 +14,8 @@ from enum import Enum
 from typing import Any, Literal
 
 from fasttrial._corecheck import _core
-from fasttrial.profiling._na import NA, is_missing, missing_to_nan
+from fasttrial.profiling._figures import RUNNING
+from fasttrial.profiling._na import NA, cell_enum, cell_number, is_missing
 
 KindLike = Literal["wall", "cpu", "process"]
 
@@ -39,7 +40,7 @@ class Timer:
         kind: Which clock the timer reads.
     """
 
-    __slots__ = ("_start_mono_ns", "_start_usage", "kind", "start_time")
+    __slots__ = ("_span", "kind", "start_time")
 
     class Kind(str, Enum):
         """Which clock a timer reads.
@@ -201,9 +202,14 @@ class Timer:
     def __init__(self, start_time: float, kind: Timer.Kind | Any) -> None:
         self.start_time = start_time
         self.kind = kind
-        self._start_mono_ns = _core.mono_ns()
-        # (cpu_ns, children_cpu_ns, _) when CPU tracking is on, for the interval's CPU times.
-        self._start_usage = _core.read_usage() if _core.tracking()[1] else None
+        # The interval is recorded by a core Span started now (its duration, and its CPU
+        # times when CPU tracking is on); a kind the core does not know records nothing.
+        span: _core.Span | None = _core.Span()
+        try:
+            span._start_recording(kind, None)  # type: ignore[union-attr]
+        except ValueError:
+            span = None
+        self._span = span
 
     def __repr__(self) -> str:
         return f"Timer(start_time={self.start_time!r}, kind={self.kind!r})"
@@ -215,19 +221,23 @@ class Timer:
 
         Missing keys become NaN (numbers) or ``pandas.NA`` (kind, unit): a frame written by
         amltk or an older fasttrial has no CPU times.
+
+        Raises:
+            ValueError: If a value is not a number, or a kind or unit is unknown; the
+                message names the key.
         """
-        start = missing_to_nan(d.get("start"))
-        end = missing_to_nan(d.get("end"))
-        duration = d.get("duration")
-        dur = None if is_missing(duration) else max(float(duration), 0.0)  # type: ignore[arg-type]
+        start = cell_number(d.get("start"), "start")
+        end = cell_number(d.get("end"), "end")
+        duration = cell_number(d.get("duration"), "duration")
+        dur = None if math.isnan(duration) else max(duration, 0.0)
         return Timer.Interval(
             start=start,
             end=end,
-            kind=Timer.Kind.from_str(d.get("kind")),
-            unit=Timer.Unit.from_str(d.get("unit")),
+            kind=cell_enum(d.get("kind"), "kind", Timer.Kind.from_str, _KIND_NAMES),
+            unit=cell_enum(d.get("unit"), "unit", Timer.Unit.from_str, _UNIT_NAMES),
             duration=dur,
-            cpu_time=missing_to_nan(d.get("cpu_time")),
-            cpu_time_children=missing_to_nan(d.get("cpu_time_children")),
+            cpu_time=cell_number(d.get("cpu_time"), "cpu_time"),
+            cpu_time_children=cell_number(d.get("cpu_time_children"), "cpu_time_children"),
         )
 
     @classmethod
@@ -259,32 +269,34 @@ class Timer:
             ValueError: If ``kind`` is not one of 'wall', 'cpu', 'process'.
         """
         code = _core.kind_code(kind)
-        resolved = _KIND_BY_CODE[code]
-        return Timer(_core.now(code), resolved)
+        timer = Timer.__new__(Timer)
+        span = _core.Span()
+        span._start_recording(kind, None)
+        timer._span = span
+        timer.kind = _KIND_BY_CODE[code]
+        timer.start_time = span._figures().start
+        return timer
 
     def stop(self) -> Timer.Interval:
-        """Stop the timer and return the interval (seconds)."""
-        mono = _core.mono_ns()
-        end = _core.now(_core.kind_code(self.kind))
-        started = getattr(self, "_start_usage", None)  # absent on a Timer made by hand
-        usage = _core.read_usage() if started is not None else None
-        duration = max(mono - self._start_mono_ns, 0) / 1e9
-        if self.kind == Timer.Kind.PROCESS:
-            duration = max(end - self.start_time, 0.0)
-        cpu = cpu_children = math.nan
-        if started is not None and usage is not None:
-            cpu = _cpu_seconds(started[0], usage[0])
-            cpu_children = _cpu_seconds(started[1], usage[1])
+        """Stop the timer and return the interval (seconds).
+
+        Raises:
+            ValueError: If the timer's ``kind`` is not a timer kind.
+        """
+        span = self._span
+        if span is None:  # a Timer made by hand with a kind the core does not know
+            end = _core.now(_core.kind_code(self.kind))
+            return Timer.Interval(self.start_time, end, self.kind, Timer.Unit.SECONDS)
+        f = span._stop_figures() if span._state == RUNNING else span._figures()
         return Timer.Interval(
-            self.start_time, end, self.kind, Timer.Unit.SECONDS, duration, cpu, cpu_children
+            self.start_time,
+            f.end,
+            self.kind,
+            Timer.Unit.SECONDS,
+            f.duration,
+            f.cpu_time,
+            f.cpu_time_children,
         )
-
-
-def _cpu_seconds(start_ns: int, end_ns: int) -> float:
-    """Seconds between two CPU readings; NaN if either is unknown (-1) or they go back."""
-    if start_ns < 0 or end_ns < start_ns:
-        return math.nan
-    return (end_ns - start_ns) / 1e9
 
 
 _KIND_BY_CODE = {
@@ -294,3 +306,6 @@ _KIND_BY_CODE = {
 }
 # Let the core map the enum members (which hash by name, not by value) too.
 _core.KIND_CODES.update({member: _core.KIND_CODES[member.value] for member in Timer.Kind})
+
+_KIND_NAMES = tuple(k.value for k in Timer.Kind)
+_UNIT_NAMES = tuple(u.value for u in Timer.Unit)

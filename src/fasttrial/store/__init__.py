@@ -9,7 +9,7 @@ config = bucket["config.json"].load(check=dict)
 ```
 
 `PathBucket` stores each value as a file whose extension selects the format
-(see [`fasttrial.store.path`][fasttrial.store.path] for the table). Importing
+(see [`fasttrial.store.loaders`][fasttrial.store.loaders] for the table). Importing
 this package does not import numpy, pandas or PyYAML.
 """
 
@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from fasttrial.store.bucket import Bucket
 from fasttrial.store.drop import Drop, Loader, StoredValue
-from fasttrial.store.path import (
+from fasttrial.store.loaders import (
     DEFAULT_LOADERS,
     ByteLoader,
     JSONLoader,
     NPYLoader,
-    PathBucket,
     PathLoader,
     PDLoader,
     PickleLoader,
@@ -30,6 +29,7 @@ from fasttrial.store.path import (
     YAMLLoader,
     atomic_write,
 )
+from fasttrial.store.path import PathBucket
 
 __all__ = [
     "DEFAULT_LOADERS",
