@@ -346,3 +346,11 @@ def table_append_report(
     columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int, default_bucket: str
 ) -> None:
     """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""
+
+def row_values(columns: list[Column | None], ids: tuple[int, ...], i: int) -> list[Any]:
+    """The values of row ``i`` in ``columns[ids[k]]``, k = 0, 1, ...: a list."""
+
+def table_append_values(
+    columns: list[Column | None], ids: tuple[int, ...], values: list[Any], n: int
+) -> None:
+    """Append ``values`` as row ``n``: value k goes to ``columns[ids[k]]``."""

@@ -671,7 +671,7 @@ class History:
         """Close the journal (a second call does nothing; an in-memory history has none).
         Every added report is already in the file; ``add()`` after this raises."""
         if self._journal is not None:
-            self._journal.close()
+            self._journal.close(self._table)
 
     def __enter__(self) -> History:
         return self

@@ -67,11 +67,16 @@ EXT_MISSING = 2
 
 # Rows per ``B`` record written by ``compact()`` (keeps a record well under 4 GiB).
 BLOCK_ROWS = 1 << 18
+# ``close()`` and a writable open compact a journal with at least this many single rows.
+AUTO_COMPACT_ROWS = 50_000
 
 Durability = Literal["process", "fsync"]
 _DURABILITIES = ("process", "fsync")
 
 _MISSING = _core.MISSING
+_row_values = _core.row_values
+_crc32 = zlib.crc32
+_append_values = _core.table_append_values
 _NAN = float("nan")
 
 
@@ -267,6 +272,7 @@ class _Loader:
         self.name_at: list[int] = []
         self.asked: dict[str, Any] = {}
         self.rows_seen = False
+        self.replayed = 0
 
     def _bad(self, what: str, start: int) -> JournalError:
         offset = start - RECORD_HEADER_SIZE
@@ -290,8 +296,9 @@ class _Loader:
                         self._merge_blocks(blocks)
                         blocks = []
                     lid, values = payload
-                    keys = self.layout_keys[lid]
-                    table.append(dict(zip(keys, values, strict=True)))
+                    _append_values(table.columns, table.layouts[lid], values, table.n)
+                    table._row_done(lid)
+                    self.replayed += 1
                     if self.asked:
                         self.asked.pop(values[self.name_at[lid]], None)
                     self.rows_seen = True
@@ -495,6 +502,10 @@ class Journal:
         self._n_layouts = 0
         self._pending: dict[str, Any] = {}
         self._closed = True
+        self.tail_rows = 0  # rows written as R records since the last compaction
+        self._writable = False
+        self._sync = durability == "fsync"
+        self._enc_row = self._codec.row.encode
         self.table: Table | None = None
         self._open(repair)
 
@@ -514,6 +525,7 @@ class Journal:
             try:
                 os.makedirs(parent, exist_ok=True)
                 self._lock()
+                _remove_stale_compactions(path)
                 self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
             except PermissionError as error:
                 self._release()
@@ -533,6 +545,7 @@ class Journal:
             self._release()
             raise
         self._closed = False
+        self._writable = self.mode == "w"
 
     def _lock(self) -> None:
         import fcntl
@@ -635,6 +648,7 @@ class Journal:
         self._size = end
         self.table = loader.table
         self._n_layouts = len(loader.layout_keys)
+        self.tail_rows = loader.replayed
         self._pending = loader.asked
 
     # -- writing ---------------------------------------------------------------------
@@ -642,20 +656,20 @@ class Journal:
     def _write_all(self, buf: bytes, *, new_file: bool = False) -> None:
         """Append ``buf`` whole, or leave the file as it was and raise."""
         fd = self._fd
-        start = self._size
         try:
-            view = memoryview(buf)
-            done = os.write(fd, view)
-            while done < len(buf):  # a short write: the disk is (nearly) full
-                done += os.write(fd, view[done:])
-            if self.durability == "fsync":
+            done = os.write(fd, buf)
+            if done != len(buf):  # a short write: the disk is (nearly) full
+                view = memoryview(buf)
+                while done < len(buf):
+                    done += os.write(fd, view[done:])
+            if self._sync:
                 os.fsync(fd)
                 if new_file:
                     _fsync_dir(self.path)
         except BaseException as error:
             cut = "and what the journal held is intact"
             try:
-                os.ftruncate(fd, start)
+                os.ftruncate(fd, self._size)
             except OSError as again:
                 cut = f"the partial record could not be cut off ({again}): the next open drops it"
             if isinstance(error, OSError):
@@ -666,7 +680,7 @@ class Journal:
                     self.path,
                 ) from error
             raise
-        self._size = start + len(buf)
+        self._size += len(buf)
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -684,40 +698,56 @@ class Journal:
 
     def _mark(self, table: Table) -> tuple[int, int, int]:
         """Where ``table`` is before an add (and a check that this journal can take one)."""
-        self._check_writable()
+        if not self._writable or os.getpid() != self._pid:
+            self._check_writable()
         return table.n, len(table.keys), len(table.layouts)
 
     def _rows_added(self, table: Table, mark: tuple[int, int, int]) -> None:
-        """Write the rows ``table`` got since ``mark``; on an error, take them back out of
-        the table and leave the file as it was."""
+        """Write the rows ``table`` got since ``mark`` (the values its columns now hold for
+        them: one schema, the table's); on an error, take them back out of the table and
+        leave the file as it was."""
         n0 = mark[0]
         try:
-            enc = self._codec.row
-            columns = table.columns
-            layouts = table.layouts
-            row_layout = table.row_layout
-            nl = self._n_layouts
-            name_col = columns[table.key_ids["name"]]
-            pieces = []
-            for i in range(n0, table.n):
-                lid = row_layout[i]
-                while nl <= lid:
-                    keys = [table.keys[c] for c in layouts[nl]]
-                    pieces.append(frame(LAYOUT, _encode(enc, (nl, keys))))
-                    nl += 1
+            if table.n == n0 + 1 and table.row_layout[n0] < self._n_layouts:
+                # The common case, kept short: one report of a layout already written.
+                lid = table.row_layout[n0]
+                values = _row_values(table.columns, table.layouts[lid], n0)
                 try:
-                    payload = enc.encode((lid, [columns[c].value(i) for c in layouts[lid]]))
+                    payload = self._enc_row((lid, values))
                 except OverflowError:
-                    payload = _encode(enc, (lid, [columns[c].value(i) for c in layouts[lid]]))
-                pieces.append(frame(ROW, payload))
-            self._write_all(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+                    payload = _encode(self._codec.row, (lid, values))
+                head = _HEAD10.pack(len(payload), _crc32(payload), ROW, 0)
+                self._write_all(head + _CHECK.pack(_crc32(head) & 0xFFFF) + payload)
+            else:
+                self._write_rows(table, n0)
         except BaseException:
             table._truncate(*mark)
             raise
-        self._n_layouts = nl
+        self.tail_rows += table.n - n0
         if self._pending:
+            name_col = table.columns[table.key_ids["name"]]
             for i in range(n0, table.n):
                 self._pending.pop(name_col.value(i), None)
+
+    def _write_rows(self, table: Table, n0: int) -> None:
+        """Write rows ``n0..`` of ``table`` in one write, with the layouts they bring."""
+        enc = self._codec.row
+        columns = table.columns
+        layouts = table.layouts
+        row_layout = table.row_layout
+        nl = self._n_layouts
+        pieces = []
+        for i in range(n0, table.n):
+            lid = row_layout[i]
+            while nl <= lid:
+                keys = [table.keys[c] for c in layouts[nl]]
+                pieces.append(frame(LAYOUT, _encode(enc, (nl, keys))))
+                nl += 1
+            values = _row_values(columns, layouts[lid], i)
+            pieces.append(frame(ROW, _encode(enc, (lid, values))))
+        if pieces:
+            self._write_all(b"".join(pieces))
+        self._n_layouts = nl
 
     def record_asked(self, trials: Iterable[Trial[Any]]) -> None:
         """Record that ``trials`` were handed out (one ``A`` record each, all in one write,
@@ -785,11 +815,18 @@ class Journal:
         """Bytes of whole records in the file (with its header)."""
         return self._size
 
-    def close(self) -> None:
-        """Close the file and release the lock (a second call does nothing)."""
+    def close(self, table: Table | None = None) -> None:
+        """Close the file and release the lock (a second call does nothing).  Given the
+        history's ``table``, first compact the journal if at least ``AUTO_COMPACT_ROWS``
+        rows were written as single rows since the last compaction (a failed compaction
+        leaves the journal as it was)."""
         if self._closed:
             return
+        if table is not None and self._writable and self.tail_rows >= AUTO_COMPACT_ROWS:
+            with contextlib.suppress(OSError):
+                self.compact(table)
         self._closed = True
+        self._writable = False
         if self._fd >= 0 and self.durability == "fsync":
             with contextlib.suppress(OSError):
                 os.fsync(self._fd)
@@ -841,6 +878,7 @@ class Journal:
         os.close(old)
         self._size = sum(len(p) for p in pieces)
         self._n_layouts = len(table.layouts)
+        self.tail_rows = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"mode={self.mode!r}"
@@ -873,6 +911,15 @@ def _trial_from_asked(payload: list[Any]) -> Trial[Any]:
         metrics=[Metric.from_str(m) for m in metrics],
         bucket=bucket,
     )
+
+
+def _remove_stale_compactions(path: str) -> None:
+    """Remove what a compaction killed half-way left (only the lock holder compacts)."""
+    import glob
+
+    for stale in glob.glob(glob.escape(path) + ".compact-*"):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def _fsync_dir(path: str) -> None:
@@ -912,6 +959,11 @@ def open_history(
     journal.table = None
     history = cls._from_parts(table, [None] * table.n, metrics_of(table))
     history._journal = journal
+    if mode == "w" and journal.tail_rows >= AUTO_COMPACT_ROWS:
+        # A journal left long (its writer died before close()): reloaded row by row this
+        # once, stored as column blocks for the next open.
+        with contextlib.suppress(OSError):
+            journal.compact(table)
     return history
 
 
