@@ -347,8 +347,18 @@ def table_append_report(
 ) -> None:
     """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""
 
-def row_values(columns: list[Column | None], ids: tuple[int, ...], i: int) -> list[Any]:
-    """The values of row ``i`` in ``columns[ids[k]]``, k = 0, 1, ...: a list."""
+def encode_row_record(
+    columns: list[Column | None],
+    ids: tuple[int, ...],
+    i: int,
+    lid: int,
+    kind: int,
+    encode_obj: Callable[[Any], bytes],
+) -> bytes:
+    """Row ``i`` of ``columns`` as one framed journal record (docs/journal.md)."""
+
+def crc32(data: Any) -> int:
+    """zlib's CRC-32 of ``data``, as the journal's records use it."""
 
 def table_append_values(
     columns: list[Column | None], ids: tuple[int, ...], values: list[Any], n: int

@@ -585,3 +585,22 @@ def test_asked_record_is_torn_like_any_other(tmp_path: Path) -> None:
     with History.open(path) as h:
         assert h.journal is not None
         assert list(h.journal.pending()) == ["q0"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_cannot_write_the_parents_journal(tmp_path: Path) -> None:
+    path = tmp_path / "h.journal"
+    with History.open(path) as h:
+        h.add(ran("a"))
+        pid = os.fork()
+        if pid == 0:  # the child: refused, and the parent's journal is untouched
+            code = 3
+            try:
+                h.add(ran("from-child"))
+            except RuntimeError as error:
+                code = 0 if "forked process" in str(error) else 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        h.add(ran("b"))
+    assert [x.name for x in History.open(path, mode="r")] == ["a", "b"]

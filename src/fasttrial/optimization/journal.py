@@ -32,6 +32,7 @@ import errno
 import os
 import socket
 import struct
+import weakref
 import zlib
 from array import array
 from collections.abc import Iterable
@@ -74,7 +75,7 @@ Durability = Literal["process", "fsync"]
 _DURABILITIES = ("process", "fsync")
 
 _MISSING = _core.MISSING
-_row_values = _core.row_values
+_encode_row_record = _core.encode_row_record
 _crc32 = zlib.crc32
 _append_values = _core.table_append_values
 _NAN = float("nan")
@@ -452,6 +453,21 @@ def _merge_column(chunks: list[Any], n: int, np: Any) -> Any:
 # -- the journal -------------------------------------------------------------------------
 
 
+# Journals open for writing in this process: a forked child must not write to them (its
+# descriptors share the parent's file offset and lock), so the fork hook disables them.
+_OPEN_WRITERS: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for journal in list(_OPEN_WRITERS):
+        journal._writable = False
+    _OPEN_WRITERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _lock_holder(lock_path: str) -> int | None:
     try:
         with open(lock_path, encoding="utf-8") as f:
@@ -505,7 +521,12 @@ class Journal:
         self.tail_rows = 0  # rows written as R records since the last compaction
         self._writable = False
         self._sync = durability == "fsync"
-        self._enc_row = self._codec.row.encode
+        row_encoder = self._codec.row
+
+        def encode_obj(value: Any) -> bytes:
+            return _encode(row_encoder, value)
+
+        self._enc_obj = encode_obj
         self.table: Table | None = None
         self._open(repair)
 
@@ -546,6 +567,8 @@ class Journal:
             raise
         self._closed = False
         self._writable = self.mode == "w"
+        if self._writable:
+            _OPEN_WRITERS.add(self)
 
     def _lock(self) -> None:
         import fcntl
@@ -697,8 +720,9 @@ class Journal:
             )
 
     def _mark(self, table: Table) -> tuple[int, int, int]:
-        """Where ``table`` is before an add (and a check that this journal can take one)."""
-        if not self._writable or os.getpid() != self._pid:
+        """Where ``table`` is before an add (and a check that this journal can take one;
+        a forked child's copy is made unwritable by ``_after_fork``)."""
+        if not self._writable:
             self._check_writable()
         return table.n, len(table.keys), len(table.layouts)
 
@@ -711,13 +735,11 @@ class Journal:
             if table.n == n0 + 1 and table.row_layout[n0] < self._n_layouts:
                 # The common case, kept short: one report of a layout already written.
                 lid = table.row_layout[n0]
-                values = _row_values(table.columns, table.layouts[lid], n0)
-                try:
-                    payload = self._enc_row((lid, values))
-                except OverflowError:
-                    payload = _encode(self._codec.row, (lid, values))
-                head = _HEAD10.pack(len(payload), _crc32(payload), ROW, 0)
-                self._write_all(head + _CHECK.pack(_crc32(head) & 0xFFFF) + payload)
+                self._write_all(
+                    _encode_row_record(
+                        table.columns, table.layouts[lid], n0, lid, ROW, self._enc_obj
+                    )
+                )
             else:
                 self._write_rows(table, n0)
         except BaseException:
@@ -743,8 +765,7 @@ class Journal:
                 keys = [table.keys[c] for c in layouts[nl]]
                 pieces.append(frame(LAYOUT, _encode(enc, (nl, keys))))
                 nl += 1
-            values = _row_values(columns, layouts[lid], i)
-            pieces.append(frame(ROW, _encode(enc, (lid, values))))
+            pieces.append(_encode_row_record(columns, layouts[lid], i, lid, ROW, self._enc_obj))
         if pieces:
             self._write_all(b"".join(pieces))
         self._n_layouts = nl
@@ -827,6 +848,7 @@ class Journal:
                 self.compact(table)
         self._closed = True
         self._writable = False
+        _OPEN_WRITERS.discard(self)
         if self._fd >= 0 and self.durability == "fsync":
             with contextlib.suppress(OSError):
                 os.fsync(self._fd)
