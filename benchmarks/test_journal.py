@@ -11,9 +11,10 @@ Groups:
 * ``journal-reopen``: ``History.open(path, mode="r")`` of a journal of ``REOPEN_N`` reports,
   compacted (column blocks) and as written (one row record per report).
 
-Two tests that can fail, with their own interleaved timer (CPU time of the process, user +
-system, so the ``write(2)`` calls count; so they run under ``--benchmark-disable`` too): the journal loop costs at most ``MAX_LOOP_RATIO`` times the
-in-memory loop, and at least ``MIN_OPTUNA_RATIO`` times less than Optuna's ask/tell.
+Two tests that can fail, with their own interleaved timer, so they run under
+``--benchmark-disable`` too (CPU time of the process, user + system, so the ``write(2)``
+calls count): the journal loop costs at most ``MAX_LOOP_RATIO`` times the in-memory loop,
+and at least ``MIN_OPTUNA_RATIO`` times less than Optuna's ask/tell.
 
 ``FASTTRIAL_BENCH_JOURNAL_N`` sets ``REOPEN_N`` (default 100,000; the issue's figure is for
 1,000,000: ``FASTTRIAL_BENCH_JOURNAL_N=1000000``).
