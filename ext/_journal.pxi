@@ -273,11 +273,68 @@ def crc32(data):
     return _crc32(&view[0], view.shape[0])
 
 
-def table_append_values(list columns, tuple ids, list values, Py_ssize_t n):
-    """Append ``values`` as row ``n``: value k goes to ``columns[ids[k]]`` (as
-    ``table_append`` does with a row dict's values)."""
-    cdef Py_ssize_t k, m = len(ids)
-    if len(values) != m:
-        raise ValueError(f"a row of {len(values)} values for a layout of {m} keys")
-    for k in range(m):
-        _put_obj(columns, ids, k, n, values[k])
+def table_append_rows(list columns, list layouts, list rows, Py_ssize_t n):
+    """Append ``rows`` (decoded row payloads ``[layout id, [value, ...]]``) as rows
+    ``n, n+1, ...``; returns their layout ids.  A bad row raises ``ValueError(k, text)``
+    (``k``: its position in ``rows``); the columns are then half-written."""
+    cdef Py_ssize_t k = 0, j, m, lid
+    cdef list out = []
+    cdef list values
+    cdef tuple ids
+    try:
+        for k in range(len(rows)):
+            row = rows[k]
+            lid = row[0]
+            values = <list?>row[1]
+            if len(row) != 2 or lid < 0 or lid >= len(layouts):
+                raise ValueError(f"a row of layout {lid}, of which there are {len(layouts)}")
+            ids = <tuple>layouts[lid]
+            m = len(ids)
+            if len(values) != m:
+                raise ValueError(f"a row of {len(values)} values for a layout of {m} keys")
+            for j in range(m):
+                _put_obj(columns, ids, j, n + k, values[j])
+            out.append(lid)
+    except Exception as error:
+        raise ValueError(k, f"{type(error).__name__}: {error}") from error
+    return out
+
+
+def journal_scan(data, Py_ssize_t start):
+    """Walk the records of a journal's bytes from offset ``start``.  Returns ``(records,
+    end, status)``: ``records`` a list of ``(kind, payload start, payload end)`` of the
+    whole, checked records; ``end`` the offset after the last of them; ``status`` 0 (the
+    bytes end there), 1 (a record cut short follows), 2 (a record header whose check does
+    not match, or an unknown kind, at ``end``), 3 (a record whose CRC-32 does not match)."""
+    cdef const unsigned char[:] view = memoryview(data).cast("B")
+    cdef Py_ssize_t size = view.shape[0], p = start, stop
+    cdef const unsigned char* base
+    cdef uint32_t length, crc, check
+    cdef unsigned char kind
+    cdef list records = []
+    cdef int status = 0
+    if size == 0 or p >= size:
+        return records, p, 0
+    base = &view[0]
+    while p < size:
+        if size - p < 12:
+            status = 1
+            break
+        length = _le32(base + p)
+        crc = _le32(base + p + 4)
+        kind = base[p + 8]
+        check = (<uint32_t>base[p + 10]) | (<uint32_t>base[p + 11] << 8)
+        if ((_crc32(base + p, 10) & 0xFFFFu) != check or base[p + 9] != 0
+                or not (kind == 76 or kind == 82 or kind == 65 or kind == 66)):
+            status = 2
+            break
+        stop = p + 12 + <Py_ssize_t>length
+        if stop > size:
+            status = 1
+            break
+        if _crc32(base + p + 12, length) != crc:
+            status = 3
+            break
+        records.append((kind, p + 12, stop))
+        p = stop
+    return records, p, status

@@ -360,7 +360,10 @@ def encode_row_record(
 def crc32(data: Any) -> int:
     """zlib's CRC-32 of ``data``, as the journal's records use it."""
 
-def table_append_values(
-    columns: list[Column | None], ids: tuple[int, ...], values: list[Any], n: int
-) -> None:
-    """Append ``values`` as row ``n``: value k goes to ``columns[ids[k]]``."""
+def table_append_rows(
+    columns: list[Column | None], layouts: list[tuple[int, ...]], rows: list[Any], n: int
+) -> list[int]:
+    """Append decoded row payloads ``[layout id, [value, ...]]`` as rows ``n, n+1, ...``."""
+
+def journal_scan(data: Any, start: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """Walk and check the records of a journal's bytes from ``start``."""

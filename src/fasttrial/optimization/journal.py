@@ -77,7 +77,7 @@ _DURABILITIES = ("process", "fsync")
 _MISSING = _core.MISSING
 _encode_row_record = _core.encode_row_record
 _crc32 = zlib.crc32
-_append_values = _core.table_append_values
+_append_rows = _core.table_append_rows
 _NAN = float("nan")
 
 
@@ -191,35 +191,17 @@ class _Scan:
 
 def _scan(data: bytes, path: str) -> _Scan:
     out = _Scan()
-    records = out.records
-    unpack = _RECORD_HEADER.unpack_from
-    crc32 = zlib.crc32
-    size = len(data)
-    p = FILE_HEADER.size
-    hsize = RECORD_HEADER_SIZE
-    view = memoryview(data)
-    while p < size:
-        if size - p < hsize:
-            out.torn = True
-            break
-        length, crc, kind, reserved, check = unpack(data, p)
-        if check != crc32(view[p : p + 10]) & 0xFFFF or reserved != 0 or kind not in _KINDS:
-            if not any(view[p:]):
-                out.torn = True  # zeros where a crash left allocated but unwritten space
-            else:
-                out.damage = "a record header with a wrong check sum"
-            break
-        start = p + hsize
-        stop = start + length
-        if stop > size:
-            out.torn = True
-            break
-        if crc32(view[start:stop]) != crc:
-            out.damage = f"a {chr(kind)} record ({length} bytes) whose CRC-32 does not match"
-            break
-        records.append((kind, start, stop))
-        p = stop
-        out.end = p
+    out.records, out.end, status = _core.journal_scan(data, FILE_HEADER.size)
+    if status == 1:
+        out.torn = True
+    elif status == 2:
+        if not any(memoryview(data)[out.end :]):
+            out.torn = True  # zeros where a crash left allocated but unwritten space
+        else:
+            out.damage = "a record header whose check does not match"
+    elif status == 3:
+        length, _, kind, _, _ = _RECORD_HEADER.unpack_from(data, out.end)
+        out.damage = f"a {chr(kind)} record ({length} bytes) whose CRC-32 does not match"
     return out
 
 
@@ -289,21 +271,20 @@ class _Loader:
         decode = self.decode
         table = self.table
         blocks: list[tuple[int, Any]] = []
+        rows: list[tuple[int, int]] = []  # a run of R records, put in all at once
         for kind, start, stop in records:
+            if kind == ROW:
+                if blocks:
+                    self._merge_blocks(blocks)
+                    blocks = []
+                rows.append((start, stop))
+                continue
+            if rows:
+                self._rows(rows)
+                rows = []
             try:
                 payload = decode(view[start:stop])
-                if kind == ROW:
-                    if blocks:
-                        self._merge_blocks(blocks)
-                        blocks = []
-                    lid, values = payload
-                    _append_values(table.columns, table.layouts[lid], values, table.n)
-                    table._row_done(lid)
-                    self.replayed += 1
-                    if self.asked:
-                        self.asked.pop(values[self.name_at[lid]], None)
-                    self.rows_seen = True
-                elif kind == LAYOUT:
+                if kind == LAYOUT:
                     lid, keys = payload
                     keys = tuple(keys)
                     if lid != len(self.layout_keys) or table._layout(keys) != lid:
@@ -322,8 +303,44 @@ class _Loader:
                 raise
             except Exception as error:
                 raise self._bad(f"{type(error).__name__}: {error}", start) from None
+        if rows:
+            self._rows(rows)
         if blocks:
             self._merge_blocks(blocks)
+
+    def _rows(self, spans: list[tuple[int, int]]) -> None:
+        """Put the rows of consecutive R records (payload spans) into the table: one
+        msgpack decode of them all, then one compiled loop."""
+        data = self.data
+        table = self.table
+        try:
+            blob = b"".join(
+                [b"\xdd" + len(spans).to_bytes(4, "big"), *(data[a:b] for a, b in spans)]
+            )
+            decoded = self.decode(blob)
+        except Exception:
+            for a, b in spans:  # find the record that does not decode
+                try:
+                    self.decode(data[a:b])
+                except Exception as error:
+                    raise self._bad(f"{type(error).__name__}: {error}", a) from None
+            raise
+        try:
+            lids = _append_rows(table.columns, table.layouts, decoded, table.n)
+        except ValueError as error:
+            k, text = error.args if len(error.args) == 2 else (0, str(error))
+            raise self._bad(text, spans[k][0]) from None
+        rl = table.row_layout
+        if rl.typecode == "B" and lids and max(lids) > 255:
+            rl = table.row_layout = array("i", rl)
+        rl.extend(lids)
+        table.n += len(lids)
+        self.replayed += len(lids)
+        self.rows_seen = True
+        if self.asked:
+            name_at = self.name_at
+            for lid, row in zip(lids, decoded, strict=True):
+                self.asked.pop(row[1][name_at[lid]], None)
 
     def _merge_blocks(self, blocks: list[tuple[int, Any]]) -> None:
         try:
