@@ -75,6 +75,7 @@ Durability = Literal["process", "fsync"]
 _DURABILITIES = ("process", "fsync")
 
 _MISSING = _core.MISSING
+_WIDTH = {_core.COL_NUM: 8, _core.COL_BOOL: 1, _core.COL_STR: 4}  # bytes per cell in a block
 _encode_row_record = _core.encode_row_record
 _crc32 = zlib.crc32
 _append_rows = _core.table_append_rows
@@ -267,6 +268,19 @@ class _Loader:
         )
 
     def load(self, records: list[tuple[int, int, int]]) -> None:
+        # Millions of new lists (decoded rows) would run the cyclic collector over and
+        # over, each time through everything alive: off while loading, nothing here cycles.
+        import gc
+
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load(records)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load(self, records: list[tuple[int, int, int]]) -> None:
         view = memoryview(self.data)
         decode = self.decode
         table = self.table
@@ -369,14 +383,31 @@ def _encode_block(table: Table, a: int, b: int, enc: msgspec.msgpack.Encoder) ->
         cats = None
         if kind == _core.COL_NUM:
             t = col.tags()
-            tags = None if t is None else t[a:b].tobytes()
+            tags = None if t is None else _const(t[a:b].tobytes(), 1)
         elif kind == _core.COL_STR:
             if buf.typecode != "i":
                 data = array("i", buf[a:b]).tobytes()
             cats = col.categories()
-        cols.append([cid, kind, col.seen, data, tags, cats])
+        cols.append(
+            [cid, kind, col.seen, _const(data, buf.itemsize if kind != 2 else 4), tags, cats]
+        )
     rl = table.row_layout
     return _encode(enc, [b - a, rl.typecode, rl[a:b].tobytes(), cols])
+
+
+def _const(data: bytes, width: int) -> bytes:
+    """``data`` (items of ``width`` bytes), or its first item alone when every item is the
+    same bytes (a column of one value: a reader repeats it for every row)."""
+    if len(data) > width and data == data[:width] * (len(data) // width):
+        return data[:width]
+    return data
+
+
+def _full(data: bytes, width: int, rows: int) -> bytes:
+    """The inverse of ``_const``."""
+    if len(data) == width and rows != 1:
+        return data * rows
+    return data
 
 
 def _merge_blocks(table: Table, blocks: list[Any]) -> None:
@@ -396,6 +427,10 @@ def _merge_blocks(table: Table, blocks: list[Any]) -> None:
             raise ValueError("row layouts and row count differ")
         pieces.append(piece)
         for cid, kind, seen, data, tags, cats in cols:
+            if kind != _core.COL_OBJ:
+                data = _full(data, _WIDTH[kind], nrows)
+                if tags is not None:
+                    tags = _full(tags, 1, nrows)
             parts[cid].append((nrows, kind, seen, data, tags, cats))
         n += nrows
     lids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
