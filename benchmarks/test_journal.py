@@ -100,12 +100,15 @@ class OptunaLoop:
             storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
         )
 
+        self.i = 0
+
     def run(self, k: int) -> None:
         study = self.study
         for _ in range(k):
             trial = study.ask()
             x = trial.suggest_float("x", 0.0, 1.0)
             study.tell(trial, x)
+        self.i += k
 
 
 # ------------------------------------------------------------------ pytest-benchmark groups
@@ -131,7 +134,7 @@ def test_loop_into_journal(benchmark: Any, tmp_path: Path, monkeypatch: pytest.M
 def test_optuna_journal_ask_tell(benchmark: Any, tmp_path: Path) -> None:
     loop = OptunaLoop(tmp_path / "optuna.log")
     benchmark.pedantic(loop.run, args=(1,), rounds=100, iterations=1, warmup_rounds=5)
-    assert len(loop.study.trials) == 105
+    assert len(loop.study.trials) == loop.i > 0
 
 
 def _journal_of(path: Path, n: int, *, compact: bool) -> History:
