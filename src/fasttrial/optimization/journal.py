@@ -623,7 +623,15 @@ class Journal:
             _OPEN_WRITERS.add(self)
 
     def _lock(self) -> None:
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            raise OSError(
+                errno.ENOTSUP,
+                f"cannot open journal {self.path} for writing: History.open() needs POSIX "
+                "file locks (fcntl.flock), which this platform does not have",
+                self.path,
+            ) from None
 
         lock_path = self.path + ".lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
