@@ -844,29 +844,17 @@ class Journal:
         batch = list(trials)
         enc = self._codec.row
         pieces = []
-        payloads = []
         for trial in batch:
             if not isinstance(trial, Trial):
                 raise TypeError(
                     f"record_asked() takes Trials, got {type(trial).__name__}: {trial!r}"
                 )
-            bucket = trial._bucket
-            path = getattr(bucket, "path", None)
-            payload = [
-                trial.name,
-                dict(trial.config),
-                trial.seed,
-                None if trial.fidelities is None else dict(trial.fidelities),
-                [str(m) for m in trial.metrics],
-                None if path is None else os.fspath(path),
-            ]
-            pieces.append(frame(ASKED, _encode(enc, payload)))
-            payloads.append((trial, payload))
+            pieces.append(frame(ASKED, _encode(enc, _asked_payload(trial))))
         if not pieces:
             return
         self._write_all(b"".join(pieces))
         pending = self._pending
-        for trial, _ in payloads:
+        for trial in batch:
             pending.pop(trial.name, None)
             pending[trial.name] = trial
 
@@ -967,20 +955,22 @@ class Journal:
         return f"Journal({self.path!r}, {state}, durability={self.durability!r})"
 
 
+def _asked_payload(trial: Trial[Any]) -> list[Any]:
+    """What an ``A`` record keeps of a trial (see docs/journal.md)."""
+    path = getattr(trial._bucket, "path", None)
+    config = trial.config
+    return [
+        trial.name,
+        None if config is None else dict(config),
+        trial.seed,
+        None if trial.fidelities is None else dict(trial.fidelities),
+        [str(m) for m in trial.metrics],
+        None if path is None else os.fspath(path),
+    ]
+
+
 def _asked_frames(trials: Iterable[Trial[Any]], enc: msgspec.msgpack.Encoder) -> list[bytes]:
-    out = []
-    for trial in trials:
-        path = getattr(trial._bucket, "path", None)
-        payload = [
-            trial.name,
-            dict(trial.config),
-            trial.seed,
-            None if trial.fidelities is None else dict(trial.fidelities),
-            [str(m) for m in trial.metrics],
-            None if path is None else os.fspath(path),
-        ]
-        out.append(frame(ASKED, _encode(enc, payload)))
-    return out
+    return [frame(ASKED, _encode(enc, _asked_payload(trial))) for trial in trials]
 
 
 def _trial_from_asked(payload: list[Any]) -> Trial[Any]:
