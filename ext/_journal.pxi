@@ -120,7 +120,15 @@ cdef int _mp_array_header(_Buf* b, Py_ssize_t m) except -1:
 
 
 cdef int _mp_double(_Buf* b, double d) except -1:
+    """A float64 as msgpack: float32 when that is exact (it decodes to the same double:
+    NaN, whole numbers of bytes, ...), else float64."""
     cdef uint64_t bits
+    cdef uint32_t bits32
+    cdef float f = <float>d
+    if <double>f == d or isnan(d):
+        memcpy(&bits32, &f, 4)
+        _mp_be(b, 0xca, bits32, 4)
+        return 0
     memcpy(&bits, &d, 8)
     _mp_be(b, 0xcb, bits, 8)
     return 0

@@ -32,6 +32,8 @@ def _column(values: list[object]) -> object:
     "values",
     [
         [1.5, float("nan"), -0.0, 1e300],
+        # float32 where exact, float64 else: each must decode to the very same double
+        [0.1, 5e-324, 1e-40, float("inf"), -float("inf"), 28241920.0, 0.5, 3.4e38, 3.5e38],
         [1, 2**53, -(2**53), 0, -1, -32, -33, 127, 128, 65536],
         [1, 2.5, 3],  # mixed ints and floats: tags
         [True, False, True],
