@@ -132,6 +132,9 @@ class History:
             TypeError: If something other than a ``Trial.Report`` is given.
             ValueError: If a report defines a metric differently from the history (or from
                 an earlier report of the same batch); the message names both definitions.
+                Also if the history's journal (``History.open``) is closed or read-only.
+            OSError: If the journal cannot be written (a full disk...): nothing was added,
+                to the history or to the file.
         """
         if isinstance(report, Trial.Report):
             batch: list[Trial.Report] = [report]
