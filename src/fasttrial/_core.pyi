@@ -374,3 +374,24 @@ class _NoLock:
 
     def __enter__(self) -> None: ...
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
+
+def encode_row_record(
+    columns: list[Column | None],
+    ids: tuple[int, ...],
+    i: int,
+    lid: int,
+    kind: int,
+    encode_obj: Callable[[Any], bytes],
+) -> bytes:
+    """Row ``i`` of ``columns`` as one framed journal record (docs/journal.md)."""
+
+def crc32(data: Any) -> int:
+    """zlib's CRC-32 of ``data``, as the journal's records use it."""
+
+def table_append_rows(
+    columns: list[Column | None], layouts: list[tuple[int, ...]], rows: list[Any], n: int
+) -> list[int]:
+    """Append decoded row payloads ``[layout id, [value, ...]]`` as rows ``n, n+1, ...``."""
+
+def journal_scan(data: Any, start: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """Walk and check the records of a journal's bytes from ``start``."""

@@ -12,8 +12,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fasttrial.cli import main
@@ -49,14 +51,58 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_demo_saves_a_parquet_history(demo_run: tuple[Path, str]) -> None:
     out, _ = demo_run
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["history.parquet"]
+    assert files == ["history.journal", "history.journal.lock", "history.parquet"]
     history = History.from_parquet(out / "history.parquet")
+    journal = History.open(out / "history.journal", mode="r")
+    pd.testing.assert_frame_equal(
+        journal.df(normalize_time=False), history.df(normalize_time=False), check_exact=True
+    )
     assert len(history) == 60
     assert set(history.metrics) == {"loss", "r2"}
     assert {str(r.status) for r in history} <= {"success", "fail"}
     successes = [r for r in history if str(r.status) == "success"]
     assert successes
     assert all(set(r.profiles) >= {"trial:fit", "trial:score"} for r in successes)
+
+
+def test_killed_demo_keeps_its_trials_and_show_reads_them(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fasttrial",
+            "demo",
+            "--trials",
+            "1000000",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        journal = out / "history.journal"
+        deadline = time.monotonic() + 60
+        seen = 0
+        while seen < 50:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the demo wrote too few trials in 60 s"
+            time.sleep(0.2)
+            if journal.exists():
+                seen = len(History.open(journal, mode="r"))
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    kept = History.open(journal, mode="r")
+    assert len(kept) >= seen
+    assert not (out / "history.parquet").exists()
+    result = run("show", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert f"({len(kept)} trials)" in result.stdout  # the journal's, as no Parquet exists
 
 
 def test_demo_prints_best_status_and_costs(demo_run: tuple[Path, str]) -> None:

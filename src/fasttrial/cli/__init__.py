@@ -51,7 +51,9 @@ Run a random-search HPO loop (fasttrial.optimization.RandomSearch) on a built-in
 gradient descent for a linear model in numpy, where a too large learning rate diverges and
 the trial is reported with trial.fail(). Every trial is profiled (trial.begin() with
 trial.profile("fit") and trial.profile("score") inside). Prints the best configuration, the
-status counts and what fasttrial cost, then saves the history as DIR/history.parquet.
+status counts and what fasttrial cost. Each trial is written to DIR/history.journal as it
+is added (a killed demo keeps every finished trial: fasttrial show DIR reads it); the
+history is also saved as DIR/history.parquet at the end.
 
 What the costs mean: after the loop, the three profiled blocks of a trial are timed with
 empty bodies against the same code without them (batches back to back, median of 15
@@ -73,11 +75,11 @@ begin = an empty begin() block; profile = an empty profile() block; report-df = 
 """
 
 SHOW_HELP = """\
-Summarize a saved history (Parquet or CSV, e.g. the demo's history.parquet; a directory
-holding one *history* file works too): status counts, the best report of each metric, the
-incumbent trace (best so far, by end time), time and memory totals. Also writes a PNG of
-the incumbent trace over time (needs matplotlib: pip install "fasttrial[plot]"; without it
-the summary is still printed).
+Summarize a saved history (a journal, Parquet or CSV, e.g. the demo's history.journal or
+history.parquet; a directory holding one *history* file works too, a journal first): status
+counts, the best report of each metric, the incumbent trace (best so far, by end time), time
+and memory totals. Also writes a PNG of the incumbent trace over time (needs matplotlib: pip
+install "fasttrial[plot]"; without it the summary is still printed).
 """
 
 
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("fasttrial-demo"),
         metavar="DIR",
-        help="where history.parquet goes (./fasttrial-demo)",
+        help="where history.journal and history.parquet go (./fasttrial-demo)",
     )
     demo.add_argument("--seed", type=_seed, default=0, metavar="S", help="(0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=SHOW_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    show.add_argument("path", type=Path, metavar="PATH", help="a .parquet or .csv history")
+    show.add_argument(
+        "path", type=Path, metavar="PATH", help="a .journal, .parquet or .csv history"
+    )
     show.add_argument(
         "--png",
         type=Path,

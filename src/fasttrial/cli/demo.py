@@ -48,6 +48,7 @@ SPACE: dict[str, Any] = {
 }
 METRICS = [Metric("loss", minimize=True), Metric("r2", minimize=False)]
 HISTORY_FILE = "history.parquet"
+JOURNAL_FILE = "history.journal"
 
 
 @dataclass
@@ -118,6 +119,7 @@ class DemoResult:
     status: Counter[str]
     costs: dict[str, float] = field(default_factory=dict)  # seconds per trial, by name
     saved: Path | None = None
+    journal: Path | None = None
 
 
 def run_loop(
@@ -125,9 +127,12 @@ def run_loop(
     optimizer: RandomSearch,
     trials: int,
     advance: Callable[[], None] | None = None,
+    history: History | None = None,
 ) -> History:
-    """The HPO loop: ask, evaluate inside begin()/profile(), report, tell, keep."""
-    history = History()
+    """The HPO loop: ask, evaluate inside begin()/profile(), report, tell, keep (in
+    ``history``, a new in-memory one by default)."""
+    if history is None:
+        history = History()
     for _ in range(trials):
         trial = optimizer.ask()
         config = trial.config
@@ -212,6 +217,15 @@ def run_demo(
 
     problem = Problem.make()
     optimizer = RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    journal: History | None = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / JOURNAL_FILE
+        journal = History.open(path)  # refused while another demo writes it
+        if len(journal):  # a previous demo's: kept beside, never mixed with this run
+            journal.close()
+            path.replace(out / (JOURNAL_FILE + ".prev"))
+            journal = History.open(path)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -227,7 +241,13 @@ def run_demo(
             bar.advance(task)
 
         t0 = time.perf_counter()
-        history = run_loop(problem, optimizer, trials, advance if progress else None)
+        try:
+            history = run_loop(
+                problem, optimizer, trials, advance if progress else None, history=journal
+            )
+        finally:
+            if journal is not None:
+                journal.close()
         loop_seconds = time.perf_counter() - t0
     result = DemoResult(
         history=history,
@@ -235,10 +255,10 @@ def run_demo(
         status=Counter(str(r.status) for r in history),
     )
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         path = out / HISTORY_FILE
         history.to_parquet(path)
         result.saved = path
+        result.journal = out / JOURNAL_FILE
     result.costs = measure_costs(seed)
     return result
 
@@ -276,6 +296,8 @@ def render(result: DemoResult) -> Any:
         grid.add_row(label, f"{cost * 1e6:.2f} us/trial = {share:.2%} of the loop's time")
     if result.saved is not None:
         grid.add_row("saved", f"{result.saved} ({n} rows)")
+        if result.journal is not None:
+            grid.add_row("journal", f"{result.journal} (written as the trials ran)")
         grid.add_row("next", f"fasttrial show {result.saved}")
     return grid
 
@@ -305,5 +327,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"a package is missing: {first}") from None
     except OSError as error:
         raise CLIError(f"cannot write to {out}: {error.strerror or error}") from None
+    except RuntimeError as error:  # JournalLockedError: another demo writes to --out
+        raise CLIError(str(error)) from None
     console.print(render(result))
     return 0

@@ -1,10 +1,12 @@
 """``fasttrial show``: the summary of a saved history, and a PNG of its incumbent trace.
 
-Reads a history written by ``History.to_parquet`` / ``History.to_csv`` (or ``fasttrial
-demo``) and summarizes it with the public ``History`` API: status counts, the best report of
-each metric, the incumbent trace (best-so-far by end time), time totals (sum of the trials'
-``begin()`` durations, and the span from the first start to the last end) and memory totals
-(the largest RSS seen at a trial's end, and the RSS growth summed over trials).
+Reads a history written by ``History.to_parquet`` / ``History.to_csv`` or a journal of
+``History.open(path)`` (read-only, without its lock: a running writer's journal can be
+shown), as ``fasttrial demo`` writes them, and summarizes it with the public ``History``
+API: status counts, the best report of each metric, the incumbent trace (best-so-far by end
+time), time totals (sum of the trials' ``begin()`` durations, and the span from the first
+start to the last end) and memory totals (the largest RSS seen at a trial's end, and the RSS
+growth summed over trials).
 """
 
 from __future__ import annotations
@@ -33,16 +35,21 @@ class ShowError(Exception):
 
 
 def find_history(path: Path) -> Path:
-    """``path`` itself, or the one ``*history*.parquet`` / ``*history*.csv`` in a directory.
+    """``path`` itself, or the one ``*history*.journal`` (else ``*history*.parquet``, else
+    ``*history*.csv``) in a directory.
 
     Raises:
         ShowError: If there is no such file, or a directory holds none or several.
     """
     if path.is_dir():
-        found = sorted(path.glob("*history*.parquet")) or sorted(path.glob("*history*.csv"))
+        found = (
+            sorted(path.glob("*history*.journal"))
+            or sorted(path.glob("*history*.parquet"))
+            or sorted(path.glob("*history*.csv"))
+        )
         if len(found) != 1:
             what = "no" if not found else f"{len(found)}"
-            raise ShowError(f"{what} history files (*history*.parquet or .csv) in {path}")
+            raise ShowError(f"{what} history files (*history*.journal, .parquet or .csv) in {path}")
         return found[0]
     if not path.exists():
         raise ShowError(f"no such file: {path}")
@@ -50,7 +57,7 @@ def find_history(path: Path) -> Path:
 
 
 def load_history(path: Path) -> History:
-    """Read a Parquet or CSV history.
+    """Read a journal, Parquet or CSV history.
 
     Raises:
         ShowError: For a missing, unreadable or unrecognized file (one-line message).
@@ -59,18 +66,37 @@ def load_history(path: Path) -> History:
 
     path = find_history(path)
     suffix = path.suffix.lower()
+    if suffix == ".journal" or _is_journal(path):
+        from fasttrial.optimization.journal import JournalError
+
+        try:
+            return History.open(path, mode="r")
+        except (JournalError, OSError) as error:
+            raise ShowError(f"cannot read journal {path}: {_first_line(error)}") from None
     if suffix in (".parquet", ".pq"):
         reader, kind = History.from_parquet, "Parquet"
     elif suffix == ".csv":
         reader, kind = History.from_csv, "CSV"
     else:
-        raise ShowError(f"cannot tell the format of {path}: expected a .parquet or .csv file")
+        raise ShowError(
+            f"cannot tell the format of {path}: expected a .journal, .parquet or .csv file"
+        )
     try:
         return reader(path)
     except ImportError as error:
         raise ShowError(f"reading {kind} needs a missing package: {error}") from None
     except Exception as error:  # a corrupt or foreign file: pyarrow, pandas or from_df
         raise ShowError(f"cannot read {path} as a {kind} history: {_first_line(error)}") from None
+
+
+def _is_journal(path: Path) -> bool:
+    from fasttrial.optimization.journal import MAGIC
+
+    try:
+        with path.open("rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def _first_line(error: BaseException) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import RenderableType
 
+    from fasttrial.optimization.journal import Durability, Journal
     from fasttrial.optimization.metric import Metric
 
 _TIME_SUFFIXES = ("time:start", "time:end")
@@ -111,7 +112,16 @@ class History:
         reports: Reports to start with.
     """
 
-    __slots__ = ("_checked", "_checked_n", "_lock", "_lookup", "_reports", "_table", "metrics")
+    __slots__ = (
+        "_checked",
+        "_checked_n",
+        "_journal",
+        "_lock",
+        "_lookup",
+        "_reports",
+        "_table",
+        "metrics",
+    )
 
     def __init__(self, reports: Iterable[Trial.Report] | None = None) -> None:
         # One lock for the table, the reports and the lookup: add() from several threads
@@ -125,6 +135,7 @@ class History:
         self._table = Table()
         self.metrics: dict[str, Metric] = {}
         self._lookup: dict[str, int] | None = None
+        self._journal: Journal | None = None
         if reports is not None:
             self.add(reports)
 
@@ -145,6 +156,7 @@ class History:
         h._reports = reports
         h.metrics = metrics
         h._lookup = None
+        h._journal = None
         return h
 
     @property
@@ -161,6 +173,9 @@ class History:
             TypeError: If something other than a ``Trial.Report`` is given.
             ValueError: If a report defines a metric differently from the history (or from
                 an earlier report of the same batch); the message names both definitions.
+                Also if the history's journal (``History.open``) is closed or read-only.
+            OSError: If the journal cannot be written (a full disk...): nothing was added,
+                to the history or to the file.
         """
         if isinstance(report, _Report):
             self._add_one(report)
@@ -182,9 +197,14 @@ class History:
             for item in batch:
                 self._check(item, self.metrics, pending)
             n0 = len(self._reports)
+            journal = self._journal
+            mark = None if journal is None else journal._mark(self._table)
             # One row at a time, straight from the reports' C fields where it can; on an
-            # error the table rolls back to where it was.
+            # error the table rolls back to where it was (and so it does when the journal
+            # cannot take the rows: the file is left as it was too).
             self._table.extend_reports(batch)
+            if journal is not None:
+                journal._rows_added(self._table, mark)  # type: ignore[arg-type]
             self._reports.extend(batch)
             self.metrics.update(pending)
             if self._lookup is not None:
@@ -204,7 +224,11 @@ class History:
                 pending = {}
                 self._check(report, metrics, pending)
             n0 = len(self._reports)
+            journal = self._journal
+            mark = None if journal is None else journal._mark(self._table)
             self._table.append_report_or_nothing(report)
+            if journal is not None:
+                journal._rows_added(self._table, mark)  # type: ignore[arg-type]
             self._reports.append(report)
             if pending:
                 metrics.update(pending)
@@ -691,6 +715,72 @@ class History:
         from fasttrial.optimization._files import read_csv
 
         return cls.from_df(read_csv(path))
+
+    # -- on disk: a crash-safe journal (fasttrial.optimization.journal, docs/journal.md) --
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        mode: Literal["w", "r"] = "w",
+        durability: Durability = "process",
+        repair: bool = False,
+    ) -> History:
+        """Open the journal at ``path`` (made if missing) as a history that writes every
+        report to it before ``add()`` returns; a journal that exists comes back as the
+        history it recorded (reports rebuilt when read, as with ``from_df``).
+
+        Args:
+            path: The journal file (its directory is made if needed; ``path + ".lock"``
+                holds the writer's lock).
+            mode: ``"w"``: this process writes (one writer at a time); ``"r"``: read only,
+                no lock, nothing on disk is changed (a torn last record is left out).
+            durability: ``"process"``: each add is handed to the OS (``write(2)``) before
+                ``add()`` returns, so nothing acknowledged is lost if the process dies
+                (kill -9, OOM, segfault, Ctrl-C); ``"fsync"``: also ``fsync``-ed, so it
+                survives an OS crash or power loss too (slower: a disk flush per add).
+            repair: Open a journal damaged in its middle by keeping the records before the
+                damage (the bytes from it on are set aside in ``path + ".damaged-at-N"``);
+                without it such a journal raises ``JournalError``.
+
+        Raises:
+            JournalError: Not a journal, a newer format version, or damaged (with the byte
+                offset); a torn last record (a write cut short) is dropped, not an error.
+            JournalLockedError: Another live process has it open for writing (its pid).
+            IsADirectoryError, PermissionError, OSError: The path cannot be used.
+        """
+        from fasttrial.optimization.journal import open_history
+
+        return open_history(cls, path, mode=mode, durability=durability, repair=repair)
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal of a history made by ``History.open()`` (None for one in memory)."""
+        return self._journal
+
+    def compact(self) -> None:
+        """Rewrite the journal as column blocks of all its reports, so reopening it takes
+        no Python call per value (written beside it, synced, renamed over it).
+
+        Raises:
+            ValueError: If the history has no open, writable journal.
+        """
+        if self._journal is None:
+            raise ValueError("compact() needs a history made by History.open(path)")
+        self._journal.compact(self._table)
+
+    def close(self) -> None:
+        """Close the journal (a second call does nothing; an in-memory history has none).
+        Every added report is already in the file; ``add()`` after this raises."""
+        if self._journal is not None:
+            self._journal.close(self._table)
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __rich__(self) -> RenderableType:
         from fasttrial.optimization._display import history_renderable
