@@ -22,6 +22,7 @@ after its last send, whichever comes first.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import pickle
@@ -216,10 +217,8 @@ def _grow_pipe(conn: Connection) -> None:
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
     if setsize is None:
         return
-    try:
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
         fcntl.fcntl(conn.fileno(), setsize, 1 << 20)
-    except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
-        pass
 
 
 class _Worker:
@@ -267,7 +266,7 @@ class ProcessPool:
                 "(not a lambda or a local function), or use executor='threads'."
             ) from None
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        self._ctx = mp.get_context(method)
+        self._ctx: Any = mp.get_context(method)
         if method == "forkserver":
             # Workers fork from a server that has fasttrial (and the target's module) loaded;
             # "__main__" stays first, as in multiprocessing's default.
@@ -362,10 +361,9 @@ class ProcessPool:
             worker.seq += 1
         worker.task_ends.append(worker.seq - 1)
         self.in_flight += len(trials)
-        try:
+        # If the worker died, poll() sees its sentinel and sorts its trials out.
+        with contextlib.suppress(OSError):
             worker.tasks.send_bytes(blob)
-        except OSError:  # the worker died: poll() sees its sentinel and sorts its trials out
-            pass
         return bad
 
     # -- results ----------------------------------------------------------------------
@@ -445,7 +443,8 @@ class ProcessPool:
                         trial,
                         DIED,
                         (
-                            f"{who} {how} after this trial finished, before its report was sent back",
+                            f"{who} {how} after this trial finished, before its report "
+                            "was sent back",
                             None,
                         ),
                     )
@@ -507,7 +506,5 @@ class ProcessPool:
             self._count.release()
             self._shared.close()
             self._shared = None  # type: ignore[assignment]
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._counters_path)
-            except OSError:
-                pass
