@@ -189,5 +189,71 @@ def driver(argv: list[str]) -> int:
     return 130 if interrupted else 0
 
 
+def dask_scenarios(out: str, workdir: str) -> int:
+    """``python _run_targets.py --dask OUT DIR``: run optimize on a real LocalCluster (2
+    worker processes, 1 thread each) and write what happened to OUT as JSON."""
+    import _run_targets as targets  # by name, as the workers import it
+    import dask
+    from distributed import Client, LocalCluster
+
+    import fasttrial
+
+    os.environ["FASTTRIAL_TEST_DIR"] = workdir  # inherited by the nanny's workers
+    results: dict[str, Any] = {"driver_pid": os.getpid(), "workdir": workdir}
+    # A task whose worker dies is rerun once; the second death gives KilledWorker.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        results["worker_pids"] = sorted(client.run(os.getpid).values())
+
+        history = fasttrial.optimize(
+            targets.allocate, targets.search(), n_trials=6, executor=client, progress=False
+        )
+        results["memory"] = [
+            {
+                "name": r.name,
+                "status": str(r.status),
+                "pid": r.summary.get("pid"),
+                "start_rss": r.memory.start_rss,
+                "end_rss": r.memory.end_rss,
+                "peak_rss": r.memory.peak_rss,
+            }
+            for r in history
+        ]
+
+        history = fasttrial.optimize(
+            targets.ok, targets.search(), n_trials=400, executor=client, progress=False
+        )
+        results["cheap"] = {"names": [r.name for r in history], "status": Counter_of(history)}
+
+        history = fasttrial.optimize(
+            targets.kill_once, targets.search(), n_trials=12, executor=client, progress=False
+        )
+        results["kills"] = {
+            "names": [r.name for r in history],
+            "status": {r.name: str(r.status) for r in history},
+            "exceptions": {r.name: repr(r.exception) for r in history if r.exception},
+        }
+    Path(out).write_text(json.dumps(results))
+    return 0
+
+
+def Counter_of(history: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in history:
+        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+    return counts
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--dask":
+        sys.exit(dask_scenarios(sys.argv[2], sys.argv[3]))
     sys.exit(driver(sys.argv[1:]))

@@ -27,10 +27,13 @@ the optimizer in the order the reports arrive.
   sent yet are crashed; the trials queued behind them run on another worker, and the dead
   worker is replaced;
 * a Dask ``distributed.Client``: Dask itself runs a task again when its worker dies, up to
-  ``distributed.scheduler.allowed-failures`` times (3 by default); when it gives up, the
-  task's trials are crashed with the ``KilledWorker`` error (``EngineError``).  A trial run
-  twice is reported once;
-* any other ``concurrent.futures.Executor``: a task the executor fails crashes its trials
+  ``distributed.scheduler.allowed-failures`` times (3 by default); when it gives up
+  (``KilledWorker``) on a task of several trials, each of them is run again in a task of its
+  own, and the trial whose task Dask gives up on is crashed with the ``KilledWorker`` error
+  (``EngineError``).  Trials may so run more than once (Dask's at-least-once); each is
+  reported once (the driver keeps the first report of a name and drops any other);
+* any other ``concurrent.futures.Executor``: a task the executor fails is treated the same
+  way: a batch is split into one task per trial, a single trial's failed task crashes it
   (``EngineError``).  A stdlib ``ProcessPoolExecutor`` whose worker dies breaks for good and
   fails every task in it, without saying which trial killed it: every trial in flight is
   crashed, then ``optimize()`` raises ``ExecutorBroken`` (its ``.history`` holds every
@@ -153,13 +156,20 @@ class _ExecutorEngine:
         self._pid = os.getpid()
         self._token = os.urandom(4).hex()
         self._count = 0
+        self.solo: set[str] = set()  # trials of a failed batch: one per task from now on
 
     def free(self, depth: int) -> list[Any]:
         if self.failure is not None:
             return []
         return [None] * max(0, self.n * depth - len(self.tasks))
 
-    def submit(self, _: Any, trials: list[Trial[Any]]) -> list[Outcome]:
+    def submit(self, handle: Any, trials: list[Trial[Any]]) -> list[Outcome]:
+        if self.solo and len(trials) > 1 and any(t.name in self.solo for t in trials):
+            bad: list[Outcome] = []
+            for trial in trials:
+                bad.extend(self.submit(handle, [trial]))
+            return bad
+        self.solo.discard(trials[0].name)
         try:
             if self.dask:
                 self._count += 1
@@ -192,6 +202,7 @@ class _ExecutorEngine:
             except queue.Empty:
                 break
         outcomes: list[Outcome] = []
+        again: list[Trial[Any]] = []
         timings: list[Timing] = []
         for future in futures:
             entry = self.tasks.pop(id(future), None)
@@ -204,14 +215,21 @@ class _ExecutorEngine:
                 if isinstance(result, bytes):
                     result = pickle.loads(result)
             except BaseException as error:
-                outcomes.extend((t, ENGINE, (self._explain(error), None)) for t in trials)
+                message = self._explain(error)
+                if len(trials) > 1 and self.failure is None:
+                    # A batch failed as a whole (its worker died, say): run each of its
+                    # trials again in a task of its own, so that only the culprit crashes.
+                    self.solo.update(t.name for t in trials)
+                    again.extend(trials)
+                else:
+                    outcomes.extend((t, ENGINE, (message, None)) for t in trials)
                 continue
             busy, items = result
             self._ok += 1
             self._failed_in_a_row = 0
             timings.append((len(items), busy))
             outcomes.extend((trials[i], kind, payload) for i, kind, payload in items)
-        return outcomes, [], timings
+        return outcomes, again, timings
 
     def _explain(self, error: BaseException) -> str:
         from concurrent.futures import BrokenExecutor
