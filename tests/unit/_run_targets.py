@@ -44,10 +44,11 @@ def sleepy(trial: Trial[Any]) -> Trial.Report[Any]:
 
 
 def marked(trial: Trial[Any]) -> Trial.Report[Any]:
-    """Leave ``<name>.started`` in ``FASTTRIAL_TEST_DIR``, then take 0.2 s."""
+    """Leave ``<name>.started`` in ``FASTTRIAL_TEST_DIR``, then take
+    ``FASTTRIAL_TEST_SLEEP`` seconds (default 0.2)."""
     (Path(os.environ["FASTTRIAL_TEST_DIR"]) / f"{trial.name}.started").touch()
     with trial.begin():
-        time.sleep(0.2)
+        time.sleep(float(os.environ.get("FASTTRIAL_TEST_SLEEP", "0.2")))
     return trial.success(loss=trial.config["x"])
 
 
