@@ -58,6 +58,13 @@ trials that fill ``TASK_SECONDS`` of work for that engine (10 ms for worker proc
 20 ms for an Executor, 50 ms for Dask), at most 256, at most 4 times the last one, starting at 1;
 the last trials of a run are shared out evenly.  Trials that take longer than that go one per task.
 
+**Worker processes** (``"processes"``) fork from multiprocessing's forkserver (spawn where
+there is none), so the target must be importable by name: define it at module level, and
+guard a script's main code with ``if __name__ == "__main__":``.  They start with
+``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS``
+and ``NUMEXPR_NUM_THREADS`` set to 1 unless the environment sets them (``n_workers``
+processes already use the cores), as Dask's workers do.  Ctrl-C is left to the driver.
+
 **In flight.** At most ``n_workers`` tasks run at once.  While trials are cheap (shorter
 than half of ``TASK_SECONDS``), each worker also has one more task queued, so a worker
 never waits for the driver: the optimizer is then at most ``2 * n_workers`` batches of
