@@ -493,7 +493,9 @@ class ProcessPool:
         if self._empty_deaths >= 3:
             self.failure = (
                 f"3 worker processes in a row died before starting a trial (the last, {who}, "
-                f"{how}); the workers cannot run"
+                f"{how}); the workers cannot run. Worker processes import the target's "
+                "module: it must import cleanly, and a script's main code must be under "
+                "`if __name__ == '__main__':`"
             )
         elif self.failure is None:
             self._start(worker.slot)
