@@ -404,3 +404,54 @@ def test_ctrl_c_inline(tmp_path: Path) -> None:
     assert result["status"] == ["crashed"]
     assert "cancelled by a second Ctrl-C" in result["exceptions"][0]
     assert TrialCancelled.__name__ in result["exceptions"][0]
+
+
+def test_a_target_workers_cannot_import_stops_the_run_with_a_clear_error(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import importlib.util
+
+    (tmp_path / "hidden").mkdir()  # not on sys.path (the working directory may be)
+    source = tmp_path / "hidden" / "hidden_target_module.py"
+    source.write_text(
+        "def target(trial):\n"
+        "    with trial.begin():\n"
+        "        pass\n"
+        "    return trial.success(loss=0.0)\n"
+    )
+    spec = importlib.util.spec_from_file_location("hidden_target_module", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "hidden_target_module", module)  # not on sys.path
+    with pytest.raises(ExecutorBroken, match="could not load the target") as info:
+        optimize(
+            module.target,
+            targets.search(),
+            n_trials=6,
+            executor="processes",
+            n_workers=2,
+            progress=False,
+        )
+    history = info.value.history
+    assert history is not None
+    assert all(r.status is Trial.Status.CRASHED for r in history)  # none lost, none run
+    assert all("could not load the target" in str(r.exception) for r in history)
+
+
+def test_a_script_without_a_main_guard_is_told_why_its_workers_die(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "import fasttrial, _run_targets as t\n"
+        "fasttrial.optimize(t.ok, t.search(), n_trials=4, executor='processes', n_workers=1,"
+        " progress=False)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path
+    )
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert "ExecutorBroken" in stderr
+    assert "if __name__ == '__main__':" in stderr
