@@ -738,13 +738,13 @@ def optimize(
             else:
                 n = n_workers
                 if executor == "processes":
-                    n = n or os.cpu_count() or 1
+                    n = min(n or os.cpu_count() or 1, run.left)  # no idle workers to start
                     engine = _pool.ProcessPool(target, n)
                     kind = "processes"
                 elif executor == "threads":
                     from concurrent.futures import ThreadPoolExecutor
 
-                    n = n or os.cpu_count() or 1
+                    n = min(n or os.cpu_count() or 1, run.left)
                     engine = _ExecutorEngine(
                         ThreadPoolExecutor(n, thread_name_prefix="fasttrial"),
                         target,
