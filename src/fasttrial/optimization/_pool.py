@@ -445,9 +445,14 @@ class ProcessPool:
                 timings.append((len(items), busy))
                 pending = worker.pending
                 for seq, kind, payload in items:
-                    while pending and pending[0][0] < seq:  # cannot happen: outcomes are in order
-                        pending.popleft()
-                    _, trial = pending.popleft()
+                    # A worker runs its trials in the order they were sent, so its outcomes
+                    # arrive in that order too: the oldest pending trial is this one.
+                    sent, trial = pending.popleft()
+                    if sent != seq:
+                        raise RuntimeError(
+                            f"worker {worker.wid} sent the outcome of its trial #{seq} when "
+                            f"#{sent} was due (a fasttrial bug: please report it)"
+                        )
                     outcomes.append((trial, kind, payload))
                     self.in_flight -= 1
                     while worker.task_ends and worker.task_ends[0] <= seq:
