@@ -28,14 +28,12 @@ import os
 import pickle
 import queue
 import signal
-import tempfile
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import fcntl
@@ -43,6 +41,9 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from fasttrial.optimization.trial import Trial
+
+if TYPE_CHECKING:  # multiprocessing is imported when a pool starts, not with fasttrial
+    from multiprocessing.connection import Connection
 
 REPORT = 0  # payload: the Trial.Report
 ERROR = 1  # payload: (message, traceback text or None): the target went wrong, CRASHED
@@ -280,6 +281,7 @@ class ProcessPool:
 
     def __init__(self, target: Callable[[Any], Any], n: int) -> None:
         import multiprocessing as mp
+        import tempfile
 
         try:
             self._blob = pickle.dumps(target, _PROTOCOL)
@@ -404,6 +406,8 @@ class ProcessPool:
         cannot load the target, or workers keep dying before they start a trial,
         ``self.failure`` says so afterwards.
         """
+        from multiprocessing.connection import wait
+
         workers = [w for w in self._workers if w is not None]
         waitables: dict[Any, _Worker] = {}
         for w in workers:
