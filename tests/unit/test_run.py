@@ -87,6 +87,25 @@ def test_every_trial_is_run_told_and_kept(executor: Any) -> None:
     assert history.best("loss").metrics["loss"] == min(r.config["x"] for r in history)
 
 
+def test_worker_processes_measure_their_own_memory_peaks() -> None:
+    mib = 1024**2
+    history = optimize(
+        targets.allocate,
+        targets.search(),
+        n_trials=4,
+        executor="processes",
+        n_workers=2,
+        progress=False,
+    )
+    check_complete(history, 4)
+    for report in history:
+        assert report.status is Trial.Status.SUCCESS
+        assert report.summary["pid"] != os.getpid()  # run in a worker...
+        memory = report.memory
+        assert memory.peak_rss - memory.start_rss >= 48 * mib  # ...that touched 64 MiB there
+        assert abs(memory.end_rss - memory.start_rss) < 32 * mib  # ...and freed it
+
+
 def test_exported_from_the_package() -> None:
     assert fasttrial.optimize is optimize
     assert fasttrial.optimization.optimize is optimize
