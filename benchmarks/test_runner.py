@@ -13,9 +13,9 @@ rounds, same run), so they also run under ``--benchmark-disable`` as CI runs the
   ProcessPoolExecutor forks, Optuna uses threads).  A peer that is not installed is
   skipped with a message (neither is a dependency: ``pip install amltk==1.10.* optuna
   scikit-learn``; amltk 1.10 imports scikit-learn).
-* ``fasttrial.optimize(executor=None)`` over 20,000 trivial trials against the same loop
-  written by hand (ask, begin, success, tell, add): at most ``MAX_INLINE_RATIO`` times its
-  time.
+* ``fasttrial.optimize(executor=None)`` over 5,000 trivial trials against the same loop
+  written by hand (ask, begin, success, tell, add), 15 rounds back to back in turns: the
+  median of the rounds' ratios is at most ``MAX_INLINE_RATIO``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ N_TRIALS = 3000
 ROUNDS = 3
 MIN_VS_AMLTK = 5.0
 MIN_VS_OPTUNA = 3.0
-N_INLINE = 20_000
-INLINE_ROUNDS = 7
+N_INLINE = 5_000
+INLINE_ROUNDS = 15
 MAX_INLINE_RATIO = 1.2
 
 pytestmark = pytest.mark.ratios
@@ -172,14 +172,20 @@ def test_optimize_inline_costs_little_over_a_hand_loop(ratio_lines: list[str]) -
     hand: list[float] = []
     ours: list[float] = []
     hand_loop(2000), optimize_inline(2000)  # warm up
-    for _ in range(INLINE_ROUNDS):
-        hand.append(hand_loop(N_INLINE))
-        ours.append(optimize_inline(N_INLINE))
+    for i in range(INLINE_ROUNDS):  # back to back, in turns, so drift hits both alike
+        if i % 2:
+            ours.append(optimize_inline(N_INLINE))
+            hand.append(hand_loop(N_INLINE))
+        else:
+            hand.append(hand_loop(N_INLINE))
+            ours.append(optimize_inline(N_INLINE))
     h, o = statistics.median(hand), statistics.median(ours)
+    ratio = statistics.median(b / a for a, b in zip(hand, ours, strict=True))
     line = (
         f"runner: executor=None {o / N_INLINE * 1e6:.2f} us/trial, hand loop "
-        f"{h / N_INLINE * 1e6:.2f} us/trial: {o / h:.3f}x (must be <= {MAX_INLINE_RATIO:g}x)"
+        f"{h / N_INLINE * 1e6:.2f} us/trial: {ratio:.3f}x, median of the rounds' ratios "
+        f"(must be <= {MAX_INLINE_RATIO:g}x)"
     )
     print(line)
     ratio_lines.append(line)
-    assert o / h <= MAX_INLINE_RATIO, line
+    assert ratio <= MAX_INLINE_RATIO, line
