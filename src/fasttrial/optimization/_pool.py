@@ -302,9 +302,10 @@ class ProcessPool:
                 preload.append(module)
             self._ctx.set_forkserver_preload(preload)
         self.n = n
-        fd, self._counters_path = tempfile.mkstemp(
-            prefix="fasttrial-workers-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
-        )
+        try:  # memory-backed where there is /dev/shm; any temporary directory will do
+            fd, self._counters_path = tempfile.mkstemp(prefix="fasttrial-workers-", dir="/dev/shm")
+        except OSError:
+            fd, self._counters_path = tempfile.mkstemp(prefix="fasttrial-workers-")
         try:
             os.ftruncate(fd, max(n, 1) * _SLOT_BYTES)
             self._shared = mmap.mmap(fd, 0)
