@@ -9,8 +9,9 @@ instead of once per report (about 260 bytes per report instead of 830), and a re
 cannot be pickled is replaced by an outcome saying so instead of failing the batch.
 
 ``ProcessPool`` owns its worker processes, so it knows which worker holds which trial.  Each
-worker writes two counters into a small shared memory map: how many of its trials it has
-started and how many it has finished.  When a worker dies (SIGKILL, a segfault,
+worker writes two counters into a small shared memory map (a file in /dev/shm, unlinked at
+once on POSIX: the workers get its descriptor): how many of its trials it has started and
+how many it has finished.  When a worker dies (SIGKILL, a segfault,
 ``os._exit``) the driver reads them: the trial started and not finished is the one that
 was running; trials finished whose reports never arrived were lost with the worker; trials
 never started go back to the driver to run elsewhere.  The dead worker is replaced.
@@ -143,13 +144,39 @@ def run_task(target: Callable[[Any], Any], trials: Sequence[Trial[Any]], driver_
 # ------------------------------------------------------------------------------- worker
 
 
+class _SharedFile:
+    """The counters' file, handed to a worker: by descriptor where multiprocessing can pass
+    one (POSIX: the file is already unlinked, so a killed run leaves nothing behind), else
+    by path."""
+
+    def __init__(self, fd: int, path: str | None) -> None:
+        self.fd = fd
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.path is not None:
+            return (_open_path, (self.path,))
+        from multiprocessing import reduction
+
+        # DupFd must be made while multiprocessing pickles a new process's arguments (as
+        # it does for a Connection): it registers the descriptor to pass to the child.
+        return (_detach_fd, (reduction.DupFd(self.fd),))
+
+
+def _open_path(path: str) -> int:
+    return os.open(path, os.O_RDWR)
+
+
+def _detach_fd(dup: Any) -> int:
+    return int(dup.detach())
+
+
 def _worker_main(
-    tasks: Connection, results: Connection, target_blob: bytes, counters: str, slot: int, wid: int
+    tasks: Connection, results: Connection, target_blob: bytes, fd: int, slot: int, wid: int
 ) -> None:
     """A worker process: run the trials of each task, report outcomes, exit on EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     try:
-        fd = os.open(counters, os.O_RDWR)
         try:
             shared = mmap.mmap(fd, 0)
         finally:
@@ -303,14 +330,20 @@ class ProcessPool:
             self._ctx.set_forkserver_preload(preload)
         self.n = n
         try:  # memory-backed where there is /dev/shm; any temporary directory will do
-            fd, self._counters_path = tempfile.mkstemp(prefix="fasttrial-workers-", dir="/dev/shm")
+            fd, path = tempfile.mkstemp(prefix="fasttrial-workers-", dir="/dev/shm")
         except OSError:
-            fd, self._counters_path = tempfile.mkstemp(prefix="fasttrial-workers-")
+            fd, path = tempfile.mkstemp(prefix="fasttrial-workers-")
+        self._counters_path: str | None = path
+        if os.name == "posix":  # workers get the descriptor: nothing is left on disk
+            os.unlink(path)
+            self._counters_path = None
+        self._fd = fd
         try:
             os.ftruncate(fd, max(n, 1) * _SLOT_BYTES)
             self._shared = mmap.mmap(fd, 0)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
         self._count = memoryview(self._shared).cast("q")
         self._next_wid = 0
         self._workers: list[_Worker | None] = [None] * n
@@ -339,7 +372,14 @@ class ProcessPool:
         self._next_wid += 1
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(tasks_r, results_w, self._blob, self._counters_path, slot, wid),
+            args=(
+                tasks_r,
+                results_w,
+                self._blob,
+                _SharedFile(self._fd, self._counters_path),
+                slot,
+                wid,
+            ),
             name=f"fasttrial-worker-{wid}",
             daemon=True,
         )
@@ -547,5 +587,7 @@ class ProcessPool:
             self._count.release()
             self._shared.close()
             self._shared = None  # type: ignore[assignment]
-            with contextlib.suppress(OSError):
-                os.unlink(self._counters_path)
+            os.close(self._fd)
+            if self._counters_path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._counters_path)
