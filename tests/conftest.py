@@ -6,8 +6,10 @@
   descriptor open or the peak/CPU tracking setting changed behind it.  Some descriptors
   are process-wide singletons and allowed to appear: the ``/proc/self/statm``,
   ``/proc/self/clear_refs`` and ``/proc/self/status`` descriptors fasttrial's Linux memory
-  and peak readers open lazily and keep, and the pipe to multiprocessing's resource tracker
-  (started by the first "spawn"/"forkserver" pool and kept for the life of the process).
+  and peak readers open lazily and keep, the pipe to multiprocessing's resource tracker
+  (started by the first "spawn"/"forkserver" pool and kept for the life of the process),
+  and the pipe that keeps multiprocessing's forkserver alive (``fasttrial.optimize``'s
+  worker processes fork from it; it too is started once and kept).
 
 A test that leaves an interval running on purpose must say so with
 ``@pytest.mark.allow_running_profile``.
@@ -68,6 +70,14 @@ def _allowed_new_fds() -> set[int]:
         tracker_fd = None
     if tracker_fd is not None:
         allowed.add(tracker_fd)
+    try:  # the forkserver (fasttrial.optimize's worker processes) lives as long as we do
+        from multiprocessing import forkserver
+
+        alive_fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    except ImportError:  # Windows
+        alive_fd = None
+    if alive_fd is not None:
+        allowed.add(alive_fd)
     return allowed
 
 

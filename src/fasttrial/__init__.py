@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fasttrial._corecheck import _core  # noqa: F401  (fails loudly if the core is missing)
 from fasttrial._version import __version__
-from fasttrial.optimization import History, Metric, Optimizer, RandomSearch, Trial
+from fasttrial.optimization import History, Metric, Optimizer, RandomSearch, Trial, optimize
 from fasttrial.profiling import Memory, Profile, Profiler, Timer
 from fasttrial.store import Bucket, PathBucket
 
@@ -27,4 +27,5 @@ __all__ = [
     "Timer",
     "Trial",
     "__version__",
+    "optimize",
 ]

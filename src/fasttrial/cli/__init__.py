@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=_seed, default=0, metavar="S", help="(0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--workers",
+        type=_trials,
+        metavar="N",
+        help="run the trials on N worker processes (fasttrial.optimize); rerun with the "
+        "same --out to resume a killed run",
+    )
 
     bench = sub.add_parser(
         "bench",

@@ -149,6 +149,72 @@ def run_loop(
     return history
 
 
+_PROBLEM: Problem | None = None  # a worker process's own copy, made on its first trial
+
+
+def objective(trial: Trial[Any]) -> Trial.Report[Any]:
+    """One trial of the demo as a target for ``fasttrial.optimize`` (``--workers``)."""
+    global _PROBLEM
+    if _PROBLEM is None:
+        _PROBLEM = Problem.make()
+    problem, config = _PROBLEM, trial.config
+    with trial.begin():
+        with trial.profile("fit"):
+            w = fit(problem, config)
+        with trial.profile("score"):
+            loss, r2 = score(problem, config, w)
+    return trial.success(loss=loss, r2=r2) if trial.exception is None else trial.fail()
+
+
+def run_on_workers(
+    trials: int, seed: int, out: Path | None, workers: int, *, progress: bool
+) -> DemoResult:
+    """``--workers N``: the same search through ``fasttrial.optimize`` on N processes.
+
+    With ``out``, the run is journaled in ``out/history.journal`` and a rerun after a kill
+    resumes it (a complete journal is moved to ``history.journal.prev`` and a new run
+    starts); the history is also saved as ``out/history.parquet`` at the end.
+    """
+    import fasttrial
+
+    optimizer = RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    history: Any = None
+    open_journal: Any = getattr(History, "open", None)  # the journal, where there is one
+    if out is not None and open_journal is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "history.journal"
+        history = open_journal(path)
+        if len(history) >= trials and not history.journal.pending():  # a finished run
+            history.close()
+            path.replace(out / "history.journal.prev")
+            history = open_journal(path)
+    t0 = time.perf_counter()
+    try:
+        result = fasttrial.optimize(
+            objective,
+            optimizer,
+            n_trials=trials,
+            executor="processes",
+            n_workers=workers,
+            history=history,
+            progress=progress,
+        )
+    finally:
+        if history is not None:
+            history.close()
+    demo = DemoResult(
+        history=result,
+        loop_seconds=time.perf_counter() - t0,
+        status=Counter(str(r.status) for r in result),
+    )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        demo.saved = out / HISTORY_FILE
+        result.to_parquet(demo.saved)
+    demo.costs = measure_costs(seed)
+    return demo
+
+
 def measure_costs(seed: int) -> dict[str, float]:
     """Seconds per trial of fasttrial's calls, with empty bodies (see the module docstring).
 
@@ -211,8 +277,11 @@ def run_demo(
     *,
     progress: bool = True,
     console: Any = None,
+    workers: int | None = None,
 ) -> DemoResult:
     """Run the loop (with a progress bar), save the history, measure the costs."""
+    if workers is not None:
+        return run_on_workers(trials, seed, out, workers, progress=progress)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     problem = Problem.make()
@@ -314,13 +383,19 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a directory")
+    where = f" on {args.workers} worker processes" if args.workers else ""
     console.print(
         f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
-        "over a numpy gradient-descent objective, every trial profiled"
+        f"over a numpy gradient-descent objective{where}, every trial profiled"
     )
     try:
         result = run_demo(
-            args.trials, args.seed, out, progress=not args.no_progress, console=console
+            args.trials,
+            args.seed,
+            out,
+            progress=not args.no_progress,
+            console=console,
+            workers=args.workers,
         )
     except ImportError as error:  # pyarrow (Parquet) missing or broken
         first = (str(error).strip().splitlines() or ["ImportError"])[0]

@@ -45,10 +45,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from fasttrial.optimization.metric import Metric
 from fasttrial.optimization.trial import Trial, _metric_list
+
+if TYPE_CHECKING:
+    from fasttrial.optimization.history import History
 
 __all__ = ["Optimizer", "RandomSearch", "SearchSpaceError"]
 
@@ -64,7 +67,14 @@ class SearchSpaceError(ValueError):
 
 @runtime_checkable
 class Optimizer(Protocol):
-    """What an optimizer offers: trials out with ``ask()``, reports in with ``tell()``."""
+    """What an optimizer offers: trials out with ``ask()``, reports in with ``tell()``.
+
+    Optionally, ``restore(history)`` brings a new optimizer up to date with the reports of
+    an earlier run of the same search (``fasttrial.optimize`` calls it when it resumes from
+    a journal): after it, ``ask()`` never returns a name that is in ``history``.  It is not
+    a member of the protocol (an optimizer without it is still an ``Optimizer``), so check
+    for it with ``getattr(optimizer, "restore", None)``.
+    """
 
     @property
     def metrics(self) -> Mapping[str, Metric]:
@@ -267,6 +277,33 @@ class RandomSearch:
                 "(or it was told already)"
             ) from None
         self.told += 1
+
+    def restore(self, history: History) -> None:
+        """Catch up with ``history``, the reports of an earlier run of this search (same
+        space, seed and prefix), as if this search had asked and been told all of them.
+
+        Every name ``f"{prefix}-{i}"`` in the history counts as asked: the next trial is
+        numbered after the highest ``i`` (so no name is reused), and the sampler is
+        advanced by one draw per number skipped, so a run resumed after a kill asks the
+        same configurations an uninterrupted run would have.  Reports in the history count
+        as told.  Restoring a search that is already that far does nothing.
+        """
+        prefix = f"{self.prefix}-"
+        top = -1
+        mine: list[str] = []
+        names = history._names() if hasattr(history, "_names") else [r.name for r in history]
+        for name in map(str, names):
+            if name.startswith(prefix):
+                tail = name[len(prefix) :]
+                if tail.isdigit():
+                    top = max(top, int(tail))
+                    mine.append(name)
+        for _ in range(top + 1 - self._asked):  # the draws of the trials asked before
+            _sample(self._dims, self._rng)
+            self._rng.randrange(2**31)
+        self._asked = max(self._asked, top + 1)
+        self._pending.difference_update(mine)
+        self.told = max(self.told, len(mine))
 
     def __repr__(self) -> str:
         return (
