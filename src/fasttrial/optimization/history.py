@@ -768,13 +768,15 @@ class History:
         """
         if self._journal is None:
             raise ValueError("compact() needs a history made by History.open(path)")
-        self._journal.compact(self._table)
+        with self._lock:
+            self._journal.compact(self._table)
 
     def close(self) -> None:
         """Close the journal (a second call does nothing; an in-memory history has none).
         Every added report is already in the file; ``add()`` after this raises."""
         if self._journal is not None:
-            self._journal.close(self._table)
+            with self._lock:
+                self._journal.close(self._table)
 
     def __enter__(self) -> History:
         return self

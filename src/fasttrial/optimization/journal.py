@@ -32,6 +32,7 @@ import errno
 import os
 import socket
 import struct
+import threading
 import weakref
 import zlib
 from array import array
@@ -569,6 +570,7 @@ class Journal:
         self._size = 0
         self._n_layouts = 0
         self._pending: dict[str, Any] = {}
+        self._guard: Any = threading.Lock()  # the history's lock once open_history() runs
         self._closed = True
         self.tail_rows = 0  # rows written as R records since the last compaction
         self._writable = False
@@ -840,8 +842,12 @@ class Journal:
             ValueError: If the journal is closed or read-only.
             OSError: If the file cannot be written (nothing is recorded then).
         """
-        self._check_writable()
         batch = list(trials)
+        with self._guard:
+            self._record_asked(batch)
+
+    def _record_asked(self, batch: list[Trial[Any]]) -> None:
+        self._check_writable()
         enc = self._codec.row
         pieces = []
         for trial in batch:
@@ -1031,6 +1037,9 @@ def open_history(
     journal.table = None
     history = cls._from_parts(table, [None] * table.n, metrics_of(table))
     history._journal = journal
+    # record_asked() and flush() take the history's lock, so a thread that records asked
+    # trials never writes between another thread's add() and its rollback bookkeeping.
+    journal._guard = history._lock
     if mode == "w" and journal.tail_rows >= AUTO_COMPACT_ROWS:
         # A journal left long (its writer died before close()): reloaded row by row this
         # once, stored as column blocks for the next open.
