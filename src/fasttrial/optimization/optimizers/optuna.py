@@ -111,7 +111,7 @@ class OptunaOptimizer:
         study: The Optuna study to ask and tell.
         metrics: The metrics to optimize, in the order Optuna's values are given.
         space: The space (see the module docstring).
-        bucket: The bucket each trial's own ``bucket.sub(trial.name)`` comes from.
+        bucket: Every trial's bucket (``trial.store()`` writes into its ``sub(trial.name)``).
         seed: The seed given to every trial (``trial.seed``), as amltk does.
 
     Raises:
@@ -222,7 +222,7 @@ class OptunaOptimizer:
             config=native.params,
             info=native,
             seed=self.seed,
-            bucket=self.bucket.sub(name),
+            bucket=self.bucket,
             metrics=self.metrics,
         )
 

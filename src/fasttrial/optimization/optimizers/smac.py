@@ -171,7 +171,7 @@ class SMACOptimizer:
     Args:
         facade: The SMAC facade to ask and tell.
         metrics: The metrics (SMAC's objectives, in order).
-        bucket: The bucket each trial's own ``bucket.sub(trial.name)`` comes from.
+        bucket: Every trial's bucket (``trial.store()`` writes into its ``sub(trial.name)``).
         fidelities: ``{name: (low, high)}`` of the budget; one name gives trials
             ``fidelities={name: budget}``, several ``{"budget": budget}`` (as amltk).
         time_profile: The name of the trial profile whose time is told to SMAC (as amltk
@@ -449,7 +449,7 @@ class SMACOptimizer:
             info=info,
             seed=info.seed,
             fidelities=fidelities,
-            bucket=self.bucket.sub(name),
+            bucket=self.bucket,
             metrics=self.metrics,
         )
 
