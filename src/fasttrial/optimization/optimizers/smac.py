@@ -175,7 +175,8 @@ class SMACOptimizer:
         fidelities: ``{name: (low, high)}`` of the budget; one name gives trials
             ``fidelities={name: budget}``, several ``{"budget": budget}`` (as amltk).
         time_profile: The name of the trial profile whose time is told to SMAC (as amltk
-            1.10.1); default the trial's own ``begin()`` time, if it has one.
+            1.10.1; ``"fit"`` also finds ``"trial:fit"``, its name inside ``begin()``);
+            default the trial's own ``begin()`` time, if it has one.
         crash_cost: The crash cost, if not from the metrics' bounds.
         save: Whether each ``tell()`` saves SMAC's run history in its output directory.
 
@@ -492,7 +493,10 @@ class SMACOptimizer:
     def _timing(self, report: Trial.Report[Any]) -> tuple[float, float, float] | None:
         trial = report.trial
         if self.time_profile is not None:
-            profile = trial.profiles.get(self.time_profile)
+            profiles = trial.profiles
+            profile = profiles.get(self.time_profile)
+            if profile is None:  # a profile inside `with trial.begin():` is named "trial:<name>"
+                profile = profiles.get(f"trial:{self.time_profile}")
             if profile is None:
                 if report.status is Trial.Status.SUCCESS:
                     raise ValueError(
