@@ -277,7 +277,7 @@ def test_tell_of_a_trial_never_asked_or_told_twice_changes_nothing() -> None:
     before = _snapshot(optimizer)
     with pytest.raises(ValueError, match="'trial-0' is not a trial this OptunaOptimizer asked"):
         optimizer.tell(other.success(loss=1.0))
-    with pytest.raises(TypeError, match="Trial.Report"):
+    with pytest.raises(TypeError, match=r"Trial\.Report"):
         optimizer.tell(trial)  # type: ignore[arg-type]
     assert _snapshot(optimizer) == before
     report = target(trial)
@@ -319,7 +319,7 @@ def test_restore_adds_finished_trials_the_sampler_knows() -> None:
     fresh.restore(history)
     trials = fresh.study.trials
     assert len(trials) == 12
-    for frozen, report in zip(trials, reports):
+    for frozen, report in zip(trials, reports, strict=True):
         assert frozen.params == dict(report.config)
         assert frozen.user_attrs["fasttrial_name"] == report.name
         if report.status is Trial.Status.SUCCESS:

@@ -11,18 +11,18 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 pytest.importorskip("smac")
 
-from ConfigSpace import ConfigurationSpace, Float, Integer  # noqa: E402
-from smac.runhistory import StatusType, TrialInfo  # noqa: E402
+from ConfigSpace import ConfigurationSpace, Float, Integer
+from smac.runhistory import StatusType, TrialInfo
 
-from fasttrial.optimization import History, Metric, SearchSpaceError, Trial  # noqa: E402
-from fasttrial.optimization.optimizers.smac import SMACOptimizer  # noqa: E402
-from fasttrial.store import PathBucket  # noqa: E402
+from fasttrial.optimization import History, Metric, SearchSpaceError, Trial
+from fasttrial.optimization.optimizers.smac import SMACOptimizer
+from fasttrial.store import PathBucket
 
 LOSS = Metric("loss", minimize=True, bounds=(0.0, 100.0))
 ACC = Metric("acc", minimize=False, bounds=(0.0, 1.0))
@@ -103,7 +103,7 @@ def test_native_configspace_and_hyperparameter_entries() -> None:
 
 def test_object_with_search_space_is_asked_with_the_preferred_parser() -> None:
     class Pipeline:
-        parsers: list[Any] = []
+        parsers: ClassVar[list[Any]] = []
 
         def search_space(self, parser: Any) -> ConfigurationSpace:
             self.parsers.append(parser)
@@ -260,7 +260,7 @@ def test_seed_makes_the_configurations_reproducible(tmp_path: Path) -> None:
 
 def test_constructor_checks_the_crash_cost(tmp_path: Path) -> None:
     optimizer = _small_forest(0, tmp_path)
-    with pytest.raises(ValueError, match="crash_cost=100.0"):
+    with pytest.raises(ValueError, match=r"crash_cost=100\.0"):
         SMACOptimizer(facade=optimizer.facade, metrics=Metric("loss", bounds=(0.0, 1.0)))
 
 
@@ -389,9 +389,7 @@ def test_restore_with_fidelities_needs_the_budget() -> None:
     first = make(fidelities={"epochs": (1, 9)})
     report = target(first.ask())
     fresh = make(fidelities={"epochs": (1, 9)})
-    no_budget = Trial(
-        name="nb", config=dict(report.config), metrics=[LOSS], seed=report.trial.seed
-    )
+    no_budget = Trial(name="nb", config=dict(report.config), metrics=[LOSS], seed=report.trial.seed)
     with pytest.raises(ValueError, match="'nb' has no budget"):
         fresh.restore([no_budget.success(loss=1.0)])
     fresh.restore([report])

@@ -204,8 +204,7 @@ def report_values(report: Trial.Report[Any], metrics: Sequence[Metric], who: str
             )
         if v.metric != m:
             raise ValueError(
-                f"report {report.trial.name!r}: its metric {v.metric} differs from this "
-                f"{who}'s {m}"
+                f"report {report.trial.name!r}: its metric {v.metric} differs from this {who}'s {m}"
             )
         out.append(v)
     extra = sorted(set(by_name) - {m.name for m in metrics})

@@ -251,12 +251,13 @@ class SMACOptimizer:
     def crash_cost(cls, metric: Metric | Sequence[Metric]) -> float | list[float]:
         """SMAC's crash cost of a metric as amltk defines it: the width of its bounds, or
         ``inf`` when unbounded (``create()`` refuses that; see the module docstring)."""
-        if isinstance(metric, Metric):
-            if metric.bounds is None:
+        def one(m: Metric) -> float:
+            if m.bounds is None:
                 return math.inf
-            lower, upper = metric.bounds
+            lower, upper = m.bounds
             return abs(upper - lower)
-        return [cls.crash_cost(m) for m in metric]  # type: ignore[misc]
+
+        return one(metric) if isinstance(metric, Metric) else [one(m) for m in metric]
 
     @classmethod
     def cost(cls, value: Metric.Value) -> float:
@@ -457,7 +458,7 @@ class SMACOptimizer:
     def _value(self, report: Trial.Report[Any]) -> TrialValue:
         values = report_values(report, self.metrics, "SMACOptimizer")
         costs = []
-        for v, crash in zip(values, self._crash):
+        for v, crash in zip(values, self._crash, strict=True):
             c = _cost(v)
             costs.append(c if math.isfinite(c) else crash)
         cost: float | list[float] = costs[0] if len(costs) == 1 else costs
