@@ -251,6 +251,7 @@ class SMACOptimizer:
     def crash_cost(cls, metric: Metric | Sequence[Metric]) -> float | list[float]:
         """SMAC's crash cost of a metric as amltk defines it: the width of its bounds, or
         ``inf`` when unbounded (``create()`` refuses that; see the module docstring)."""
+
         def one(m: Metric) -> float:
             if m.bounds is None:
                 return math.inf
