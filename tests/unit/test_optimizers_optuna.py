@@ -402,3 +402,36 @@ def test_import_fasttrial_does_not_import_optuna() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- fasttrial demo --optimizer optuna ------------------------------------------------------
+
+
+def test_demo_with_optuna(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from fasttrial.cli import main
+
+    out = tmp_path / "run"
+    args = ["demo", "--optimizer", "optuna", "--trials", "25", "--seed", "2", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "OptunaOptimizer" in printed and "best" in printed
+    history = History.from_parquet(out / "history.parquet")
+    assert len(history) == 25
+    assert {r.name for r in history} == {f"trial_number={i}" for i in range(25)}
+    # The same seed gives the same configurations (the seeded NSGA-II sampler).
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0
+    again = History.from_parquet(tmp_path / "again" / "history.parquet")
+    assert [dict(r.config) for r in again] == [dict(r.config) for r in history]
+
+
+def test_demo_without_optuna_names_the_extra(tmp_path: Any) -> None:
+    result = _python(
+        "import sys; sys.modules['optuna'] = None\n"
+        "from fasttrial.cli import main\n"
+        f"sys.exit(main(['demo', '--optimizer', 'optuna', '--trials', '3', '--out', "
+        f"{str(tmp_path / 'x')!r}, '--no-progress']))\n"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'fasttrial[optuna]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x").exists()

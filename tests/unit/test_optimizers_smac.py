@@ -415,3 +415,20 @@ def test_missing_smac_names_the_extra(missing: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "pip install 'fasttrial[smac]'" in result.stdout
     assert "needs SMAC" in result.stdout
+
+
+# -- fasttrial demo --optimizer smac --------------------------------------------------------
+
+
+def test_demo_with_smac(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fasttrial.cli import main
+
+    out = tmp_path / "run"
+    args = ["demo", "--optimizer", "smac", "--trials", "6", "--seed", "2", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "SMACOptimizer" in printed
+    history = History.from_parquet(out / "history.parquet")
+    assert len(history) == 6
+    assert all(r.name.startswith("config_id=") for r in history)
+    assert len({r.name for r in history}) == 6

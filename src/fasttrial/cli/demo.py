@@ -1,4 +1,8 @@
-"""``fasttrial demo``: a random-search HPO loop with every trial profiled, and what that cost.
+"""``fasttrial demo``: an HPO loop with every trial profiled, and what that cost.
+
+The optimizer is fasttrial's ``RandomSearch`` (``--optimizer random``, the default), or
+Optuna or SMAC through ``fasttrial.optimization.optimizers`` (``--optimizer optuna|smac``;
+the library must be installed: ``pip install 'fasttrial[optuna]'`` / ``'fasttrial[smac]'``).
 
 The objective trains a linear model with full-batch gradient descent in numpy on a fixed
 synthetic regression problem (400 rows, 12 partly correlated features) and returns the
@@ -38,7 +42,7 @@ import numpy as np
 from fasttrial._bench import median_excess
 from fasttrial.cli import CLIError
 from fasttrial.cli import console as make_console
-from fasttrial.optimization import History, Metric, RandomSearch, Trial
+from fasttrial.optimization import History, Metric, Optimizer, RandomSearch, Trial
 
 SPACE: dict[str, Any] = {
     "lr": {"low": 1e-3, "high": 0.5, "log": True},
@@ -48,6 +52,11 @@ SPACE: dict[str, Any] = {
 }
 METRICS = [Metric("loss", minimize=True), Metric("r2", minimize=False)]
 HISTORY_FILE = "history.parquet"
+OPTIMIZERS = ("random", "optuna", "smac")
+# SMAC costs a failed trial at the crash cost; the metrics are unbounded, so it is given: a
+# diverged run is as bad as the divergence threshold (loss 10x the all-zero model's, so
+# r2 = -9, a cost of 9 for the maximized r2).
+SMAC_CRASH_COST = {"r2": 9.0}
 
 
 @dataclass
@@ -118,11 +127,41 @@ class DemoResult:
     status: Counter[str]
     costs: dict[str, float] = field(default_factory=dict)  # seconds per trial, by name
     saved: Path | None = None
+    optimizer: str = "random"
+
+
+def make_optimizer(name: str, seed: int, trials: int, problem: Problem) -> Optimizer:
+    """The demo's optimizer ``name`` (one of ``OPTIMIZERS``), seeded.
+
+    Raises:
+        CLIError: If ``name`` is unknown, or its library is not installed (naming the extra).
+    """
+    if name == "random":
+        return RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    if name not in OPTIMIZERS:
+        raise CLIError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    try:
+        if name == "optuna":
+            from fasttrial.optimization.optimizers.optuna import OptunaOptimizer, optuna
+
+            optuna.logging.set_verbosity(optuna.logging.ERROR)  # no line per trial
+            return OptunaOptimizer.create(space=SPACE, metrics=METRICS, seed=seed)
+        from fasttrial.optimization.optimizers.smac import SMACOptimizer
+    except ImportError as error:
+        first = (str(error).strip().splitlines() or ["ImportError"])[0]
+        raise CLIError(f"--optimizer {name}: {first}") from None
+    return SMACOptimizer.create(
+        space=SPACE,
+        metrics=METRICS,
+        seed=seed,
+        crash_cost=[10 * problem.baseline, SMAC_CRASH_COST["r2"]],
+        n_trials=max(trials, 1),  # sizes SMAC's initial design
+    )
 
 
 def run_loop(
     problem: Problem,
-    optimizer: RandomSearch,
+    optimizer: Optimizer,
     trials: int,
     advance: Callable[[], None] | None = None,
 ) -> History:
@@ -206,12 +245,17 @@ def run_demo(
     *,
     progress: bool = True,
     console: Any = None,
+    optimizer: str = "random",
 ) -> DemoResult:
-    """Run the loop (with a progress bar), save the history, measure the costs."""
+    """Run the loop (with a progress bar), save the history, measure the costs.
+
+    Raises:
+        CLIError: If ``optimizer``'s library is not installed.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     problem = Problem.make()
-    optimizer = RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    search = make_optimizer(optimizer, seed, trials, problem)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -227,12 +271,13 @@ def run_demo(
             bar.advance(task)
 
         t0 = time.perf_counter()
-        history = run_loop(problem, optimizer, trials, advance if progress else None)
+        history = run_loop(problem, search, trials, advance if progress else None)
         loop_seconds = time.perf_counter() - t0
     result = DemoResult(
         history=history,
         loop_seconds=loop_seconds,
         status=Counter(str(r.status) for r in history),
+        optimizer=optimizer,
     )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -253,6 +298,7 @@ def render(result: DemoResult) -> Any:
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     per = result.loop_seconds / max(n, 1)
+    grid.add_row("optimizer", _OPTIMIZER_LABELS.get(result.optimizer, result.optimizer))
     grid.add_row("trials", f"{n} in {result.loop_seconds:.2f} s ({per * 1e3:.3f} ms/trial)")
     grid.add_row(
         "status", ", ".join(f"{k}={v}" for k, v in sorted(result.status.items())) or "none"
@@ -280,6 +326,13 @@ def render(result: DemoResult) -> Any:
     return grid
 
 
+_OPTIMIZER_LABELS = {
+    "random": "random (fasttrial.optimization.RandomSearch)",
+    "optuna": "optuna (OptunaOptimizer, NSGA-II on loss and r2)",
+    "smac": "smac (SMACOptimizer, HPO facade on loss and r2)",
+}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -292,13 +345,20 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a directory")
+    optimizer = getattr(args, "optimizer", "random")
+    what = "random search" if optimizer == "random" else optimizer
     console.print(
-        f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
+        f"[bold]fasttrial demo[/]: {args.trials} trials of {what} (seed {args.seed}) "
         "over a numpy gradient-descent objective, every trial profiled"
     )
     try:
         result = run_demo(
-            args.trials, args.seed, out, progress=not args.no_progress, console=console
+            args.trials,
+            args.seed,
+            out,
+            progress=not args.no_progress,
+            console=console,
+            optimizer=optimizer,
         )
     except ImportError as error:  # pyarrow (Parquet) missing or broken
         first = (str(error).strip().splitlines() or ["ImportError"])[0]
