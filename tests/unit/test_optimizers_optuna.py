@@ -19,7 +19,14 @@ from optuna.distributions import (  # noqa: E402
 )
 from optuna.trial import TrialState  # noqa: E402
 
-from fasttrial.optimization import History, Metric, RandomSearch, SearchSpaceError, Trial  # noqa: E402
+from fasttrial.optimization import (  # noqa: E402
+    History,
+    Metric,
+    Optimizer,
+    RandomSearch,
+    SearchSpaceError,
+    Trial,
+)
 from fasttrial.optimization.optimizers.optuna import OptunaOptimizer  # noqa: E402
 from fasttrial.store import PathBucket  # noqa: E402
 
@@ -123,6 +130,7 @@ def test_object_with_search_space_is_asked_with_the_preferred_parser() -> None:
 
 def test_metrics_is_a_sequence_in_order_with_a_by_name_lookup() -> None:
     optimizer = OptunaOptimizer.create(space=SPACE, metrics=[LOSS, ACC], seed=0)
+    assert isinstance(optimizer, Optimizer)  # fasttrial's ask/tell protocol
     assert optimizer.metrics == [LOSS, ACC]
     assert tuple(m.worst for m in optimizer.metrics) == (LOSS.worst, ACC.worst)
     assert optimizer.metrics_by_name == {"loss": LOSS, "acc": ACC}
@@ -215,13 +223,30 @@ def test_no_folder_is_created_by_default(tmp_path: Any, monkeypatch: pytest.Monk
     assert (tmp_path / optimizer.bucket.path / trial.name / "note.txt").read_text() == "hi"
 
 
-def test_a_pickled_report_is_told(tmp_path: Any) -> None:
-    # As from a process pool: the report comes back as a copy, with a copy of trial.info.
-    optimizer = OptunaOptimizer.create(space=SPACE, metrics=LOSS, seed=0)
+def test_a_pickled_trial_is_light_and_its_report_is_told() -> None:
+    # As through a process pool: the trial goes out as a copy, its report comes back as one.
+    optimizer = OptunaOptimizer.create(
+        space=SPACE, metrics=LOSS, seed=0, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    for _ in range(300):
+        optimizer.tell(target(optimizer.ask()))
     trial = optimizer.ask()
-    back = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(trial))))
-    optimizer.tell(target(back))
-    assert optimizer.study.trials[0].state == TrialState.COMPLETE
+    assert isinstance(trial.info, optuna.trial.Trial)
+    sent = pickle.dumps(trial)
+    # Not a copy of the study and its 300 trials (a pickled optuna Trial is ~55 KB here).
+    assert len(sent) < 5000
+    there = pickle.loads(sent)
+    assert isinstance(there.info, optuna.trial.FixedTrial)
+    assert there.info.number == trial.info.number == 300
+    # A FixedTrial answers suggest_*() with the sampled values (then lists them as params).
+    assert there.info.suggest_float("x", -5.0, 5.0) == trial.config["x"]
+    assert there.info.suggest_int("n", 1, 10) == trial.config["n"]
+    assert there.info.suggest_float("lr", 1e-4, 1.0, log=True) == trial.config["lr"]
+    assert there.info.suggest_categorical("kind", ["a", "b", "c"]) == trial.config["kind"]
+    assert there.info.params == trial.info.params == dict(trial.config)
+    optimizer.tell(pickle.loads(pickle.dumps(target(there))))
+    assert optimizer.study.trials[300].state == TrialState.COMPLETE
+    assert optimizer.study.trials[300].value == target(there).metrics["loss"]
 
 
 # -- bad input ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ pytest.importorskip("smac")
 from ConfigSpace import ConfigurationSpace, Float, Integer
 from smac.runhistory import StatusType, TrialInfo
 
-from fasttrial.optimization import History, Metric, SearchSpaceError, Trial
+from fasttrial.optimization import History, Metric, Optimizer, SearchSpaceError, Trial
 from fasttrial.optimization.optimizers.smac import SMACOptimizer
 from fasttrial.store import PathBucket
 
@@ -116,6 +116,7 @@ def test_object_with_search_space_is_asked_with_the_preferred_parser() -> None:
 
 def test_metrics_is_a_sequence_in_order() -> None:
     optimizer = make(metrics=[LOSS, ACC])
+    assert isinstance(optimizer, Optimizer)  # fasttrial's ask/tell protocol
     assert optimizer.metrics == [LOSS, ACC]
     assert tuple(m.worst for m in optimizer.metrics) == (LOSS.worst, ACC.worst)
     assert optimizer.metrics_by_name == {"loss": LOSS, "acc": ACC}

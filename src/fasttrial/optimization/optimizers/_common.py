@@ -13,7 +13,17 @@ from fasttrial.optimization.metric import Metric
 from fasttrial.optimization.optimizer import SearchSpaceError, parse_space
 from fasttrial.optimization.trial import Trial, _metric_list
 
-__all__ = ["Ledger", "as_seed", "make_bucket", "metric_list", "missing_library", "resolve_space"]
+__all__ = [
+    "Ledger",
+    "SearchSpaceError",
+    "as_seed",
+    "make_bucket",
+    "metric_list",
+    "missing_library",
+    "report_values",
+    "resolve_space",
+    "single_dim",
+]
 
 
 def missing_library(library: str, extra: str, error: ImportError) -> ImportError:
@@ -74,7 +84,7 @@ def make_bucket(bucket: Any, cls_name: str) -> Any:
     return bucket
 
 
-def resolve_space(space: Any, parser: str, who: str) -> Any:
+def resolve_space(space: Any, parser: str) -> Any:
     """``space`` itself, or what its ``search_space(parser)`` returns (amltk pipelines)."""
     if not isinstance(space, Mapping) and callable(getattr(space, "search_space", None)):
         return space.search_space(parser)
@@ -214,6 +224,3 @@ def report_values(report: Trial.Report[Any], metrics: Sequence[Metric], who: str
             f"optimize ({[m.name for m in metrics]})"
         )
     return out
-
-
-__all__ += ["SearchSpaceError", "report_values", "single_dim"]

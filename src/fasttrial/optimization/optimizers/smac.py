@@ -121,7 +121,7 @@ def to_configspace(space: Any, seed: int | None = None) -> ConfigurationSpace:
         SearchSpaceError: For an entry ConfigSpace cannot express (the message names it).
         TypeError: If ``space`` is none of the accepted kinds.
     """
-    space = resolve_space(space, "configspace", "SMACOptimizer")
+    space = resolve_space(space, "configspace")
     if isinstance(space, ConfigurationSpace):
         return space
     if not isinstance(space, Mapping):
