@@ -223,8 +223,8 @@ def _run(optimizer: SMACOptimizer, n: int) -> list[dict[str, Any]]:
 
 def _small_forest(seed: int, tmp: Path) -> SMACOptimizer:
     # The amltk-style constructor around a facade made here: SMAC's own random forest, with
-    # 4 trees on one thread (its default of 10 trees on every core takes ~4 s a training on
-    # a loaded 2-core machine).
+    # 4 trees on one thread, and a smaller acquisition search (its defaults, 10 trees on
+    # every core and 10,000 challengers, take seconds per training on a loaded 2-core machine).
     from smac import HyperparameterOptimizationFacade, Scenario
     from smac.model.random_forest import RandomForest
 
@@ -244,6 +244,9 @@ def _small_forest(seed: int, tmp: Path) -> SMACOptimizer:
         scenario,
         "dummy",
         model=RandomForest(cs, n_trees=4, n_jobs=1, seed=seed),
+        acquisition_maximizer=HyperparameterOptimizationFacade.get_acquisition_maximizer(
+            scenario, challengers=200, local_search_iterations=2
+        ),
         overwrite=True,
         logging_level=False,
     )
@@ -252,9 +255,13 @@ def _small_forest(seed: int, tmp: Path) -> SMACOptimizer:
 
 def test_seed_makes_the_configurations_reproducible(tmp_path: Path) -> None:
     # 20 configurations: the 5 of the initial design, then 15 from SMAC's random forest.
-    first = _run(_small_forest(3, tmp_path / "a"), 20)
+    optimizer = _small_forest(3, tmp_path / "a")
+    first = _run(optimizer, 20)
     assert first == _run(_small_forest(3, tmp_path / "b"), 20)
-    assert first != _run(_small_forest(4, tmp_path / "c"), 5)
+    origins = [c.origin for c in optimizer.facade.runhistory.get_configs()]
+    assert sum("Initial Design" in str(o) for o in origins) == 5
+    # the rest: the forest's local search, and SMAC's interleaved random configurations
+    assert sum("Acquisition Function Maximizer" in str(o) for o in origins) >= 5
     # create(seed=): the initial design (its default forest is too slow for a unit test).
     assert _run(make(seed=3), 5) == _run(make(seed=3), 5) != _run(make(seed=4), 5)
 
