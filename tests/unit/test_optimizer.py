@@ -51,7 +51,9 @@ def test_ask_one_trial_with_name_config_seed_and_metrics() -> None:
     assert set(trial.config) == set(SPACE)
     assert isinstance(trial.seed, int)
     assert list(trial.metrics) == [LOSS]
-    assert search.metrics == {"loss": LOSS}
+    assert search.metrics == [LOSS]  # a sequence in order, as amltk's Optimizer.metrics
+    assert search.metrics_by_name == {"loss": LOSS}
+    assert tuple(m.worst for m in search.metrics) == (LOSS.worst,)
 
 
 def test_ask_n_returns_a_list_with_unique_names() -> None:

@@ -47,7 +47,8 @@ def _seed(text: str) -> int:
 
 
 DEMO_HELP = """\
-Run a random-search HPO loop (fasttrial.optimization.RandomSearch) on a built-in objective:
+Run an HPO loop (fasttrial.optimization.RandomSearch, or Optuna / SMAC with --optimizer) on
+a built-in objective:
 gradient descent for a linear model in numpy, where a too large learning rate diverges and
 the trial is reported with trial.fail(). Every trial is profiled (trial.begin() with
 trial.profile("fit") and trial.profile("score") inside). Prints the best configuration, the
@@ -60,8 +61,9 @@ empty bodies against the same code without them (batches back to back, median of
 per-round differences); that
 difference per trial, times the number of trials, over the loop's wall time, is the
 "profiling" share. "all fasttrial calls" does the same for a whole empty trial (ask, Trial,
-the three blocks, success, tell, History.add). "amltk way" is the three blocks done as amltk
-1.10 does them (time.time() and a new psutil.Process() at each boundary), for scale.
+the three blocks, success, tell, History.add), with RandomSearch's ask and tell whatever
+--optimizer is (Optuna's and SMAC's own work is theirs). "amltk way" is the three blocks done
+as amltk 1.10 does them (time.time() and a new psutil.Process() at each boundary), for scale.
 """
 
 BENCH_HELP = """\
@@ -116,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run the trials on N worker processes (fasttrial.optimize); rerun with the "
         "same --out to resume a killed run",
+    )
+    demo.add_argument(
+        "--optimizer",
+        choices=("random", "optuna", "smac"),
+        default="random",
+        help="random (fasttrial's RandomSearch, the default), optuna or smac (the library "
+        "must be installed: pip install 'fasttrial[optuna]' / 'fasttrial[smac]')",
     )
 
     bench = sub.add_parser(

@@ -1,4 +1,8 @@
-"""``fasttrial demo``: a random-search HPO loop with every trial profiled, and what that cost.
+"""``fasttrial demo``: an HPO loop with every trial profiled, and what that cost.
+
+The optimizer is fasttrial's ``RandomSearch`` (``--optimizer random``, the default), or
+Optuna or SMAC through ``fasttrial.optimization.optimizers`` (``--optimizer optuna|smac``;
+the library must be installed: ``pip install 'fasttrial[optuna]'`` / ``'fasttrial[smac]'``).
 
 The objective trains a linear model with full-batch gradient descent in numpy on a fixed
 synthetic regression problem (400 rows, 12 partly correlated features) and returns the
@@ -38,7 +42,7 @@ import numpy as np
 from fasttrial._bench import median_excess
 from fasttrial.cli import CLIError
 from fasttrial.cli import console as make_console
-from fasttrial.optimization import History, Metric, RandomSearch, Trial
+from fasttrial.optimization import History, Metric, Optimizer, RandomSearch, Trial
 
 SPACE: dict[str, Any] = {
     "lr": {"low": 1e-3, "high": 0.5, "log": True},
@@ -49,6 +53,11 @@ SPACE: dict[str, Any] = {
 METRICS = [Metric("loss", minimize=True), Metric("r2", minimize=False)]
 HISTORY_FILE = "history.parquet"
 JOURNAL_FILE = "history.journal"
+OPTIMIZERS = ("random", "optuna", "smac")
+# SMAC costs a failed trial at the crash cost; the metrics are unbounded, so it is given: a
+# diverged run is as bad as the divergence threshold (loss 10x the all-zero model's, so
+# r2 = -9, a cost of 9 for the maximized r2).
+SMAC_CRASH_COST = {"r2": 9.0}
 
 
 @dataclass
@@ -120,11 +129,41 @@ class DemoResult:
     costs: dict[str, float] = field(default_factory=dict)  # seconds per trial, by name
     saved: Path | None = None
     journal: Path | None = None
+    optimizer: str = "random"
+
+
+def make_optimizer(name: str, seed: int, trials: int, problem: Problem) -> Optimizer:
+    """The demo's optimizer ``name`` (one of ``OPTIMIZERS``), seeded.
+
+    Raises:
+        CLIError: If ``name`` is unknown, or its library is not installed (naming the extra).
+    """
+    if name == "random":
+        return RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    if name not in OPTIMIZERS:
+        raise CLIError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    try:
+        if name == "optuna":
+            from fasttrial.optimization.optimizers.optuna import OptunaOptimizer, optuna
+
+            optuna.logging.set_verbosity(optuna.logging.ERROR)  # no line per trial
+            return OptunaOptimizer.create(space=SPACE, metrics=METRICS, seed=seed)
+        from fasttrial.optimization.optimizers.smac import SMACOptimizer
+    except ImportError as error:
+        first = (str(error).strip().splitlines() or ["ImportError"])[0]
+        raise CLIError(f"--optimizer {name}: {first}") from None
+    return SMACOptimizer.create(
+        space=SPACE,
+        metrics=METRICS,
+        seed=seed,
+        crash_cost=[10 * problem.baseline, SMAC_CRASH_COST["r2"]],
+        n_trials=max(trials, 1),  # sizes SMAC's initial design
+    )
 
 
 def run_loop(
     problem: Problem,
-    optimizer: RandomSearch,
+    optimizer: Optimizer,
     trials: int,
     advance: Callable[[], None] | None = None,
     history: History | None = None,
@@ -167,7 +206,13 @@ def objective(trial: Trial[Any]) -> Trial.Report[Any]:
 
 
 def run_on_workers(
-    trials: int, seed: int, out: Path | None, workers: int, *, progress: bool
+    trials: int,
+    seed: int,
+    out: Path | None,
+    workers: int,
+    *,
+    progress: bool,
+    optimizer: str = "random",
 ) -> DemoResult:
     """``--workers N``: the same search through ``fasttrial.optimize`` on N processes.
 
@@ -177,22 +222,22 @@ def run_on_workers(
     """
     import fasttrial
 
-    optimizer = RandomSearch(SPACE, metrics=METRICS, seed=seed)
-    history: Any = None
-    open_journal: Any = getattr(History, "open", None)  # the journal, where there is one
-    if out is not None and open_journal is not None:
+    search = make_optimizer(optimizer, seed, trials, Problem.make())
+    history: History | None = None
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        path = out / "history.journal"
-        history = open_journal(path)
+        path = out / JOURNAL_FILE
+        history = History.open(path)
+        assert history.journal is not None
         if len(history) >= trials and not history.journal.pending():  # a finished run
             history.close()
-            path.replace(out / "history.journal.prev")
-            history = open_journal(path)
+            path.replace(out / (JOURNAL_FILE + ".prev"))
+            history = History.open(path)
     t0 = time.perf_counter()
     try:
         result = fasttrial.optimize(
             objective,
-            optimizer,
+            search,
             n_trials=trials,
             executor="processes",
             n_workers=workers,
@@ -206,6 +251,7 @@ def run_on_workers(
         history=result,
         loop_seconds=time.perf_counter() - t0,
         status=Counter(str(r.status) for r in result),
+        optimizer=optimizer,
     )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -278,14 +324,19 @@ def run_demo(
     progress: bool = True,
     console: Any = None,
     workers: int | None = None,
+    optimizer: str = "random",
 ) -> DemoResult:
-    """Run the loop (with a progress bar), save the history, measure the costs."""
+    """Run the loop (with a progress bar), save the history, measure the costs.
+
+    Raises:
+        CLIError: If ``optimizer``'s library is not installed.
+    """
     if workers is not None:
-        return run_on_workers(trials, seed, out, workers, progress=progress)
+        return run_on_workers(trials, seed, out, workers, progress=progress, optimizer=optimizer)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     problem = Problem.make()
-    optimizer = RandomSearch(SPACE, metrics=METRICS, seed=seed)
+    search = make_optimizer(optimizer, seed, trials, problem)
     journal: History | None = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -312,7 +363,7 @@ def run_demo(
         t0 = time.perf_counter()
         try:
             history = run_loop(
-                problem, optimizer, trials, advance if progress else None, history=journal
+                problem, search, trials, advance if progress else None, history=journal
             )
         finally:
             if journal is not None:
@@ -322,6 +373,7 @@ def run_demo(
         history=history,
         loop_seconds=loop_seconds,
         status=Counter(str(r.status) for r in history),
+        optimizer=optimizer,
     )
     if out is not None:
         path = out / HISTORY_FILE
@@ -342,6 +394,7 @@ def render(result: DemoResult) -> Any:
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     per = result.loop_seconds / max(n, 1)
+    grid.add_row("optimizer", _OPTIMIZER_LABELS.get(result.optimizer, result.optimizer))
     grid.add_row("trials", f"{n} in {result.loop_seconds:.2f} s ({per * 1e3:.3f} ms/trial)")
     grid.add_row(
         "status", ", ".join(f"{k}={v}" for k, v in sorted(result.status.items())) or "none"
@@ -371,6 +424,13 @@ def render(result: DemoResult) -> Any:
     return grid
 
 
+_OPTIMIZER_LABELS = {
+    "random": "random (fasttrial.optimization.RandomSearch)",
+    "optuna": "optuna (OptunaOptimizer, NSGA-II on loss and r2)",
+    "smac": "smac (SMACOptimizer, HPO facade on loss and r2)",
+}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -383,9 +443,11 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a directory")
+    optimizer = getattr(args, "optimizer", "random")
+    what = "random search" if optimizer == "random" else optimizer
     where = f" on {args.workers} worker processes" if args.workers else ""
     console.print(
-        f"[bold]fasttrial demo[/]: {args.trials} trials of random search (seed {args.seed}) "
+        f"[bold]fasttrial demo[/]: {args.trials} trials of {what} (seed {args.seed}) "
         f"over a numpy gradient-descent objective{where}, every trial profiled"
     )
     try:
@@ -396,6 +458,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             console=console,
             workers=args.workers,
+            optimizer=optimizer,
         )
     except ImportError as error:  # pyarrow (Parquet) missing or broken
         first = (str(error).strip().splitlines() or ["ImportError"])[0]

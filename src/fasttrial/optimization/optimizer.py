@@ -77,8 +77,9 @@ class Optimizer(Protocol):
     """
 
     @property
-    def metrics(self) -> Mapping[str, Metric]:
-        """The metrics every asked trial carries, by name."""
+    def metrics(self) -> Sequence[Metric]:
+        """The metrics every asked trial carries, in order (as amltk's
+        ``Optimizer.metrics``)."""
         ...
 
     @overload
@@ -215,8 +216,10 @@ class RandomSearch:
         metric_list = _metric_list(metrics)
         if not metric_list:
             raise ValueError("RandomSearch needs at least one metric")
-        self.metrics: dict[str, Metric] = {m.name: m for m in metric_list}
-        self._metric_list = metric_list
+        self.metrics: list[Metric] = metric_list
+        """The metrics, in order (amltk's ``Optimizer.metrics``)."""
+        self.metrics_by_name: dict[str, Metric] = {m.name: m for m in metric_list}
+        """The same metrics by name."""
         self.seed = seed
         self.bucket = bucket
         self.prefix = prefix
@@ -250,11 +253,11 @@ class RandomSearch:
         seed = self._rng.randrange(2**31)
         self._pending.add(name)
         if self.bucket is None:
-            return Trial(name=name, config=config, metrics=self._metric_list, seed=seed)
+            return Trial(name=name, config=config, metrics=self.metrics, seed=seed)
         return Trial(
             name=name,
             config=config,
-            metrics=self._metric_list,
+            metrics=self.metrics,
             seed=seed,
             bucket=self.bucket.sub(name),
         )
@@ -307,6 +310,6 @@ class RandomSearch:
 
     def __repr__(self) -> str:
         return (
-            f"RandomSearch(space={self.space!r}, metrics={list(self.metrics)!r}, "
+            f"RandomSearch(space={self.space!r}, metrics={[m.name for m in self.metrics]!r}, "
             f"seed={self.seed!r}, asked={self._asked}, told={self.told})"
         )

@@ -773,7 +773,7 @@ def optimize(
             if run is not None and run.bar is not None:
                 run.bar.close()
             if owned:
-                hist.close()  # type: ignore[attr-defined]
+                hist.close()
     if run.interrupts:
         raise KeyboardInterrupt
     return hist
