@@ -1105,3 +1105,4 @@ cdef bint _plain_metric_list(list metrics):
 
 
 include "_columns.pxi"
+include "_floor.pxi"
