@@ -44,10 +44,14 @@ cdef class IntervalFloor:
     cdef Mark _end
     cdef int64_t _peak
     cdef int _what
+    cdef readonly long long calls
+    cdef readonly long long resets
 
     def __cinit__(self):
         self._peak = -1
         self._what = 0
+        self.calls = 0
+        self.resets = 0
 
     def __enter__(self):
         cdef int what = _what
@@ -59,6 +63,8 @@ cdef class IntervalFloor:
             if what & FT_USAGE_PEAK:
                 if maxrss > self._start.rss or not ft_peak_ready():
                     ft_peak_reset()
+                    self.resets += 1
+        self.calls += 1
         _mark_clocks_start(&self._start, WALL)
         return None
 

@@ -20,6 +20,7 @@ better than the absolute times.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import statistics
@@ -403,7 +404,9 @@ def guard_clock() -> tuple[str, Callable[[], float]]:
 
 @dataclass
 class FloorRatio:
-    """Result of ``ratio_to_floor``: medians of the rounds' medians, seconds per call."""
+    """Result of ``ratios_to_floor``: ``op`` and ``floor`` are the medians over the rounds
+    of each round's lower quartile (seconds per call), ``ratio`` the median of the rounds'
+    ratios, ``round_ratios`` every round's."""
 
     name: str
     op: float
@@ -430,33 +433,34 @@ def _timed(fn: Callable[[], Any], n: int, clock: Callable[[], float]) -> float:
     return (clock() - t0) / n
 
 
-def ratio_to_floor(
-    pair: GuardPair,
-    *,
-    rounds: int = 5,
-    batches: int = 21,
-    batch_seconds: float = 0.002,
-    clock: tuple[str, Callable[[], float]] | None = None,
-) -> FloorRatio:
-    """Time ``pair.op`` against ``pair.floor``: each round runs ``batches`` batches of
-    each, interleaved (op, floor, floor, op, ...), and takes the ratio of their medians;
-    the result is the median over the rounds (so one disturbed round does not decide)."""
-    if pair.floor is None:
-        raise FloorUnavailable(pair.floor_error or f"{pair.name} has no floor here")
-    clock_name, now = clock or guard_clock()
+def _calibrate(fn: Callable[[], Any], seconds: float) -> int:
+    """Calls per batch of ``fn()`` for batches of about ``seconds``: the largest of three
+    sizings, so that one sizing slowed by a disturbance does not make every batch short."""
+    return max(batch_size(fn, seconds) for _ in range(3))
+
+
+def lower_quartile(values: list[float]) -> float:
+    """The lower quartile of ``values`` (the value a quarter of the way up, sorted)."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 4]
+
+
+def _one_round(
+    pair: GuardPair, n_op: int, n_floor: int, batches: int, now: Callable[[], float]
+) -> tuple[float, float]:
+    """Seconds per call of the operation and of its floor (the lower quartile of
+    ``batches`` batches each, interleaved: op, floor, floor, op, ...), the garbage
+    collector off."""
     op, floor = pair.op, pair.floor
+    assert floor is not None
     if pair.reset is not None:
         pair.reset()
-    n_op = batch_size(op, batch_seconds)
-    n_floor = batch_size(floor, batch_seconds)
-    ratios: list[float] = []
-    op_medians: list[float] = []
-    floor_medians: list[float] = []
-    for _ in range(rounds):
-        if pair.reset is not None:
-            pair.reset()
-        a: list[float] = []
-        b: list[float] = []
+    a: list[float] = []
+    b: list[float] = []
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
         for i in range(batches):
             if i % 2 == 0:
                 a.append(_timed(op, n_op, now))
@@ -464,15 +468,77 @@ def ratio_to_floor(
             else:
                 b.append(_timed(floor, n_floor, now))
                 a.append(_timed(op, n_op, now))
-        ma, mb = statistics.median(a), statistics.median(b)
-        op_medians.append(ma)
-        floor_medians.append(mb)
-        ratios.append(ma / mb if mb > 0 else float("inf"))
-    return FloorRatio(
-        pair.name,
-        statistics.median(op_medians),
-        statistics.median(floor_medians),
-        statistics.median(ratios),
-        ratios,
-        clock_name,
-    )
+    finally:
+        if was_enabled:
+            gc.enable()
+    return lower_quartile(a), lower_quartile(b)
+
+
+def ratios_to_floor(
+    pairs: dict[str, GuardPair],
+    *,
+    rounds: int = 11,
+    batches: int = 31,
+    batch_seconds: float = 0.002,
+    clock: tuple[str, Callable[[], float]] | None = None,
+) -> dict[str, FloorRatio]:
+    """Time each operation against its floor (pairs whose floor is None are left out).
+
+    A round of an operation runs ``batches`` batches of it and of its floor, interleaved,
+    and takes the ratio of their lower quartiles (the load of a shared machine only ever
+    slows a batch down: on the 2-core development machine at a load average of 7.5, the
+    median of begin()'s batches read 1.20-1.22x its floor's where the lower quartile read
+    1.083-1.087x, as on a quiet machine); the rounds of the operations take turns, so each
+    operation's rounds are spread over the whole measurement and a disturbance of a second
+    or two (another process's burst on a shared machine) falls on a few rounds of each,
+    not on all of one.  An operation's figure is the median of its rounds' ratios.
+
+    The garbage collector is off while the batches run (as ``timeit`` does), after a
+    collection before each round: what a collection costs depends on everything else the
+    process holds, not on the operation, and would land on whichever batch triggers it.
+    """
+    clock_name, now = clock or guard_clock()
+    todo = {name: p for name, p in pairs.items() if p.floor is not None}
+    sizes: dict[str, tuple[int, int]] = {}
+    for name, pair in todo.items():
+        assert pair.floor is not None
+        if pair.reset is not None:
+            pair.reset()
+        sizes[name] = (_calibrate(pair.op, batch_seconds), _calibrate(pair.floor, batch_seconds))
+    per_op: dict[str, list[tuple[float, float]]] = {name: [] for name in todo}
+    for _ in range(rounds):
+        for name, pair in todo.items():
+            per_op[name].append(_one_round(pair, *sizes[name], batches, now))
+    out = {}
+    for name, rows in per_op.items():
+        ratios = [a / b if b > 0 else float("inf") for a, b in rows]
+        out[name] = FloorRatio(
+            name,
+            statistics.median(a for a, _ in rows),
+            statistics.median(b for _, b in rows),
+            statistics.median(ratios),
+            ratios,
+            clock_name,
+        )
+    return out
+
+
+def ratio_to_floor(
+    pair: GuardPair,
+    *,
+    rounds: int = 11,
+    batches: int = 31,
+    batch_seconds: float = 0.002,
+    clock: tuple[str, Callable[[], float]] | None = None,
+) -> FloorRatio:
+    """``ratios_to_floor`` of one operation.
+
+    Raises:
+        FloorUnavailable: If its floor cannot be measured here.
+    """
+    if pair.floor is None:
+        raise FloorUnavailable(pair.floor_error or f"{pair.name} has no floor here")
+    return ratios_to_floor(
+        {pair.name: pair}, rounds=rounds, batches=batches, batch_seconds=batch_seconds,
+        clock=clock,
+    )[pair.name]
