@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_guard import RATIO_BUDGETS
+from fasttrial._bench import RATIO_BUDGETS
 
 pytestmark = pytest.mark.guard_trip
 

@@ -210,6 +210,7 @@ def measure(
     full: bool = False,
     floor: bool = False,
     progress: Callable[[str], None] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Median seconds per call: ``{operation: {implementation: seconds}}``.
 
@@ -220,14 +221,23 @@ def measure(
         full: Also time the slower operations (``report-df``).
         floor: Add the empty context manager as implementation ``floor`` to every operation.
         progress: Called with each operation's name before it is timed.
+        errors: If given, an implementation after the first that fails (e.g. psutil on a
+            machine without ``/proc``) is left out and its error is put here under its name.
     """
     with in_temporary_directory():
-        ops = {name: operations(load_impl(name), full=full) for name in names}
+        ops = {}
+        for name in names:
+            try:
+                ops[name] = operations(load_impl(name), full=full)
+            except Exception as error:  # e.g. psutil without /proc: measure the others
+                if errors is None or name == names[0]:
+                    raise
+                errors[name] = f"{type(error).__name__}: {error}"
         result: dict[str, dict[str, float]] = {}
         for op in ops[names[0]]:
             if progress is not None:
                 progress(op)
-            fns = {name: ops[name][op] for name in names if op in ops[name]}
+            fns = {name: ops[name][op] for name in ops if op in ops[name]}
             if floor and op != "report-df":
                 fns["floor"] = _floor
             result[op] = median_interleaved(fns, repeats=repeats, batch_seconds=batch_seconds)
@@ -257,6 +267,16 @@ def format_seconds(seconds: float) -> str:
 # machine to machine: both sides make the same system calls.
 
 GUARD_OPS = ("begin", "profile", "trial-full", "history-add", "journal-append")
+
+#: The overhead guard's budgets (``python -m pytest benchmarks/ -m guard``): an operation's
+#: time over its floor's must stay at or under these; ``fasttrial bench`` shows them next
+#: to the ratios it measures.  Today's figures are in benchmarks/README.md.
+RATIO_BUDGETS = {
+    "begin": 1.25,
+    "profile": 1.3,
+    "trial-full": 1.6,
+    "history-add": 12.0,
+}
 
 
 class FloorUnavailable(RuntimeError):

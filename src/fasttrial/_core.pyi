@@ -346,3 +346,40 @@ def table_append_report(
     columns: list[Column | None], ids: tuple[int, ...], report: Any, n: int, default_bucket: str
 ) -> None:
     """Append ``report`` as row ``n`` straight from its C fields (see report_signature)."""
+
+# -- benchmark-only floors (ext/_floor.pxi) ------------------------------------------------
+
+@final
+class IntervalFloor:
+    """``with floor: pass``: the readings of one profiled interval and nothing else."""
+
+    @property
+    def calls(self) -> int: ...
+    @property
+    def resets(self) -> int: ...
+    def __enter__(self) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+    def readings(self) -> tuple[int, int, int, int]:
+        """``(duration_ns, start_rss, end_rss, peak)`` of the last interval."""
+
+@final
+class RowFloor:
+    """``floor.append(report)``: the cheapest append of the row History.add writes."""
+
+    def __new__(cls, default_bucket: str = "unknown-trial-bucket") -> Self: ...
+    def append(self, report: Any) -> None:
+        """Append ``report``'s row (a report whose profiles have all stopped)."""
+
+    def __len__(self) -> int:
+        """Rows appended so far."""
+
+    def values(self, k: int) -> list[float]:
+        """The numbers appended at numeric position ``k``."""
+
+    def objects(self, k: int) -> list[Any]:
+        """The objects appended at object position ``k``."""
