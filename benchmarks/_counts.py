@@ -128,7 +128,9 @@ def tool_missing(tool: str) -> str | None:
     return None
 
 
-def syscalls_per_call(ops: list[str], n: int = 200, timeout: float = 120) -> dict[str, dict[str, float]]:
+def syscalls_per_call(
+    ops: list[str], n: int = 200, timeout: float = 120
+) -> dict[str, dict[str, float]]:
     """``{op: {syscall: calls per op}}`` from one run under ``strace -f``."""
     with tempfile.TemporaryDirectory(prefix="fasttrial-strace-") as tmp:
         out = Path(tmp) / "trace"

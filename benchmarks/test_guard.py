@@ -167,8 +167,10 @@ def test_syscalls_per_operation(guard_lines: list[str]) -> None:
     for op, got in counts.items():
         expected = SYSCALL_BUDGETS.get(op)
         shown = ", ".join(f"{k} {v:g}" for k, v in sorted(got.items())) or "none"
-        want = "" if expected is None else (
-            ", ".join(f"{k} {v:g}" for k, v in sorted(expected.items())) or "none"
+        want = (
+            ""
+            if expected is None
+            else (", ".join(f"{k} {v:g}" for k, v in sorted(expected.items())) or "none")
         )
         _report(
             guard_lines,

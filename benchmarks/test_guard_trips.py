@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from fasttrial._bench import RATIO_BUDGETS
 
 pytestmark = pytest.mark.guard_trip
@@ -29,11 +30,24 @@ pytestmark = pytest.mark.guard_trip
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _guard(env_extra: dict[str, str], *extra: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _guard(
+    env_extra: dict[str, str], *extra: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTTRIAL_SLOWDOWN")}
     env.update(env_extra)
-    cmd = [sys.executable, "-m", "pytest", "benchmarks/", "-m", "guard", "-p", "benchmarks._slowdown",
-           "-p", "no:cacheprovider", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "benchmarks/",
+        "-m",
+        "guard",
+        "-p",
+        "benchmarks._slowdown",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     print(f"$ {' '.join(f'{k}={v}' for k, v in env_extra.items())} {' '.join(cmd[1:])}")
     print(f"exit status {proc.returncode}")
@@ -62,7 +76,8 @@ def test_one_more_system_call_per_boundary_fails_the_counts() -> None:
         pytest.skip("the system-call counts are for Linux")
     proc = _guard(
         {"FASTTRIAL_SLOWDOWN_US": "0", "FASTTRIAL_SLOWDOWN_SYSCALLS": "1"},
-        "-k", "syscalls",
+        "-k",
+        "syscalls",
         timeout=200,
     )
     out = proc.stdout

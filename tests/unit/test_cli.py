@@ -311,8 +311,21 @@ def test_bench_without_proc(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        ["unshare", "-m", "sh", "-c", 'umount -l /proc && exec "$@"', "sh",
-         sys.executable, "-m", "fasttrial", "bench", "--quick", "--json", str(out)],
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'umount -l /proc && exec "$@"',
+            "sh",
+            sys.executable,
+            "-m",
+            "fasttrial",
+            "bench",
+            "--quick",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         env=env,
