@@ -128,13 +128,29 @@ def tool_missing(tool: str) -> str | None:
     return None
 
 
+def _from_big_image(cmd: list[str], megabytes: int) -> list[str]:
+    """``cmd`` exec'd by a Python that has first made ``megabytes`` MiB resident: the
+    process then starts with that peak as its exec floor (see ``_small_parent``), as a
+    worker started by a big parent does."""
+    code = (
+        "import os, sys\n"
+        f"block = b'x' * ({megabytes} << 20)\n"
+        "os.execv(sys.argv[1], sys.argv[1:])\n"
+    )
+    return [sys.executable, "-c", code, *cmd]
+
+
 def syscalls_per_call(
-    ops: list[str], n: int = 200, timeout: float = 120
+    ops: list[str], n: int = 200, timeout: float = 120, big_parent_mb: int = 0
 ) -> dict[str, dict[str, float]]:
-    """``{op: {syscall: calls per op}}`` from one run under ``strace -f``."""
+    """``{op: {syscall: calls per op}}`` from one run under ``strace -f`` (of a process
+    exec'd by a ``big_parent_mb`` MiB one, if given)."""
     with tempfile.TemporaryDirectory(prefix="fasttrial-strace-") as tmp:
         out = Path(tmp) / "trace"
-        cmd = ["strace", "-f", "-qq", "-o", str(out), *_command(n, ops)]
+        target = _command(n, ops)
+        if big_parent_mb:
+            target = _from_big_image(target, big_parent_mb)
+        cmd = ["strace", "-f", "-qq", "-o", str(out), *target]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env())
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")

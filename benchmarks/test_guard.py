@@ -160,12 +160,34 @@ def _linux_tool(tool: str) -> None:
         _unavailable(missing)
 
 
-def test_syscalls_per_operation(guard_lines: list[str]) -> None:
+#: The same in a process exec'd by a bigger one (256 MiB here), as a worker a big parent
+#: starts: the kernel's peak is never below the replaced image's (the exec floor), so the
+#: peak reading (getrusage) says nothing, and usage_linux.c reads the mm's own mark
+#: (VmHWM, /proc/self/status: one more pread64, ~15 us) at every end and resets it
+#: (a write to clear_refs) at every start.  begin() then costs ~4x its usual time
+#: (20.6 us against 5.6 us measured).  Guarded so that it gets no worse.
+BIG_PARENT_MB = 256
+BIG_PARENT_INTERVAL = {"pread64": 3.0, "getrusage": 2.0, "write": 1.0}
+BIG_PARENT_BUDGETS: dict[str, dict[str, float]] = {
+    "begin": BIG_PARENT_INTERVAL,
+    "profile": BIG_PARENT_INTERVAL,
+    "trial-full": BIG_PARENT_INTERVAL,
+    "history-add": {},
+}
+
+
+@pytest.mark.parametrize("parent", ["small", "big"])
+def test_syscalls_per_operation(parent: str, guard_lines: list[str]) -> None:
     _linux_tool("strace")
-    counts = syscalls_per_call([*COUNT_OPS, "floor-interval", "floor-row"])
+    big = parent == "big"
+    counts = syscalls_per_call(
+        [*COUNT_OPS, "floor-interval", "floor-row"], big_parent_mb=BIG_PARENT_MB if big else 0
+    )
+    budgets = BIG_PARENT_BUDGETS if big else SYSCALL_BUDGETS
+    where = f" (exec'd by a {BIG_PARENT_MB} MiB process)" if big else ""
     failures = []
     for op, got in counts.items():
-        expected = SYSCALL_BUDGETS.get(op)
+        expected = budgets.get(op)
         shown = ", ".join(f"{k} {v:g}" for k, v in sorted(got.items())) or "none"
         want = (
             ""
@@ -174,7 +196,7 @@ def test_syscalls_per_operation(guard_lines: list[str]) -> None:
         )
         _report(
             guard_lines,
-            f"{op:<14} system calls per call: {shown}"
+            f"{op:<14} system calls per call{where}: {shown}"
             + ("" if expected is None else f"  (budget: exactly {want})"),
         )
         if expected is None:
@@ -185,8 +207,8 @@ def test_syscalls_per_operation(guard_lines: list[str]) -> None:
                 continue
             if n != want_n:
                 failures.append(
-                    f"{op}: {n:g} {name} per call, budget {want_n:g} (all per call: {shown}; "
-                    f"budget: {want})"
+                    f"{op}: {n:g} {name} per call{where}, budget {want_n:g} (all per call: "
+                    f"{shown}; budget: {want})"
                 )
     assert not failures, "system calls per operation over budget:\n" + "\n".join(failures)
 
