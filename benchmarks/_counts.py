@@ -133,9 +133,7 @@ def _from_big_image(cmd: list[str], megabytes: int) -> list[str]:
     process then starts with that peak as its exec floor (see ``_small_parent``), as a
     worker started by a big parent does."""
     code = (
-        "import os, sys\n"
-        f"block = b'x' * ({megabytes} << 20)\n"
-        "os.execv(sys.argv[1], sys.argv[1:])\n"
+        f"import os, sys\nblock = b'x' * ({megabytes} << 20)\nos.execv(sys.argv[1], sys.argv[1:])\n"
     )
     return [sys.executable, "-c", code, *cmd]
 
