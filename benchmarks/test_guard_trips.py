@@ -51,7 +51,9 @@ def _guard(
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     print(f"$ {' '.join(f'{k}={v}' for k, v in env_extra.items())} {' '.join(cmd[1:])}")
     print(f"exit status {proc.returncode}")
-    print(proc.stdout[-6000:])
+    lines = proc.stdout.splitlines()
+    print("\n".join(line for line in lines if line.startswith("FAILED ")))
+    print("\n".join(lines[-40:]))
     return proc
 
 
