@@ -53,6 +53,7 @@ def _guard(
     print(f"exit status {proc.returncode}")
     lines = proc.stdout.splitlines()
     print("\n".join(line for line in lines if line.startswith("FAILED ")))
+    print("\n".join(sorted({line for line in lines if "over its budget" in line})))
     print("\n".join(lines[-40:]))
     return proc
 
