@@ -70,3 +70,4 @@ include "_objects.pxi"   # C bases of Metric.Value, Trial.Report, Trial
 include "_columns.pxi"   # the column store behind History, and History.add's fast path
 include "_kernels.pxi"   # metric kernels over whole columns
 include "_journal.pxi"   # journal records: row encoder and framer, CRC-32, scanner, replay
+include "_floor.pxi"     # benchmark-only floors: the unavoidable work of an interval, of a row

@@ -395,3 +395,40 @@ def table_append_rows(
 
 def journal_scan(data: Any, start: int) -> tuple[list[tuple[int, int, int]], int, int]:
     """Walk and check the records of a journal's bytes from ``start``."""
+
+# -- benchmark-only floors (ext/_floor.pxi) ------------------------------------------------
+
+@final
+class IntervalFloor:
+    """``with floor: pass``: the readings of one profiled interval and nothing else."""
+
+    @property
+    def calls(self) -> int: ...
+    @property
+    def resets(self) -> int: ...
+    def __enter__(self) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+    def readings(self) -> tuple[int, int, int, int]:
+        """``(duration_ns, start_rss, end_rss, peak)`` of the last interval."""
+
+@final
+class RowFloor:
+    """``floor.append(report)``: the cheapest append of the row History.add writes."""
+
+    def __new__(cls, default_bucket: str = "unknown-trial-bucket") -> Self: ...
+    def append(self, report: Any) -> None:
+        """Append ``report``'s row (a report whose profiles have all stopped)."""
+
+    def __len__(self) -> int:
+        """Rows appended so far."""
+
+    def values(self, k: int) -> list[float]:
+        """The numbers appended at numeric position ``k``."""
+
+    def objects(self, k: int) -> list[Any]:
+        """The objects appended at object position ``k``."""

@@ -303,6 +303,98 @@ def test_bench_quick_prints_a_table_and_writes_json(tmp_path: Path) -> None:
         assert row["floor"] > 0
     assert doc["ratios_to_fasttrial"]["begin"]["reference"] > 0
     assert list(tmp_path.iterdir()) == [out]  # amltk's bucket folder would go to a temp dir
+    # The ratios to the floor, with the CI guard's budgets.
+    assert "time over the floor" in result.stdout
+    assert set(doc["floor_ratios"]) == {"begin", "profile", "trial-full", "history-add"}
+    for op, row in doc["floor_ratios"].items():
+        assert row["fasttrial"] > 0 and row["floor"] > 0, op
+        assert row["ratio"] == pytest.approx(row["ratio"])  # a number, not NaN
+        assert row["ratio"] > 0.5, op  # fasttrial does at least about the floor's work
+        assert row["budget"] > 1
+    assert doc["floor_errors"] == {}
+    assert doc["not_measured"] == {}
+
+
+def test_bench_says_which_floor_it_cannot_measure_and_prints_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Memory read through psutil, as where the native reader cannot run: the interval
+    floor cannot be measured, and fasttrial bench says so and prints everything else."""
+    from fasttrial import _core
+
+    out = tmp_path / "bench.json"
+    _core._force_psutil_reader(True)
+    try:
+        assert main(["bench", "--quick", "--json", str(out)]) == 0
+    finally:
+        _core._force_psutil_reader(False)
+    printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "no ratio to the floor for begin, profile, trial-full" in printed
+    assert "the floor cannot be measured here" in printed
+    assert "history-add" in printed  # its floor needs no memory reading
+    doc = json.loads(out.read_text())
+    assert set(doc["floor_ratios"]) == {"history-add"}
+    assert set(doc["floor_errors"]) == {"begin", "profile", "trial-full"}
+    assert set(doc["medians"]) == {"trial-full", "begin", "profile"}
+    assert doc["medians"]["begin"]["fasttrial"] > 0
+
+
+def test_bench_without_proc(tmp_path: Path) -> None:
+    """A real machine without /proc: a private mount namespace where /proc is unmounted
+    (needs unshare and the right to mount: root; skipped elsewhere)."""
+    import shutil
+
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        pytest.skip("needs Linux and unshare")
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "umount -l /proc && test ! -e /proc/self/statm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot unmount /proc in a private namespace here: {probe.stderr.strip()}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'umount -l /proc && exec "$@"',
+            "sh",
+            sys.executable,
+            "-m",
+            "fasttrial",
+            "bench",
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    printed = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "no ratio to the floor for begin, profile, trial-full" in printed
+    assert "is /proc mounted?" in printed
+    assert "reference: not measured" in printed  # psutil needs /proc
+    doc = json.loads(out.read_text())
+    assert set(doc["floor_ratios"]) == {"history-add"}
+    assert doc["medians"]["begin"]["fasttrial"] > 0
+    assert "reference" in doc["not_measured"]
+
+
+def test_bench_bad_argument_is_one_line() -> None:
+    result = run("bench", "--quick", "--repeats", "3")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --repeats 3" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # ------------------------------------------------------------------------- entry, lightness

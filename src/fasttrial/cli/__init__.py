@@ -73,7 +73,10 @@ boundary), amltk itself when it is importable, and an empty context manager (flo
 the same run, interleaved. Prints the median time per call of each and the ratios to
 fasttrial's. Operations: trial-full = Trial(...) + an empty begin() block + success();
 begin = an empty begin() block; profile = an empty profile() block; report-df = report.df()
-(not with --quick).
+(not with --quick). Then prints each operation's time over its floor, the cheapest code
+doing the same unavoidable work (one interval's clock, memory and peak readings; for
+history-add, the same row appended to typed buffers), next to the budget the CI guard
+allows. What cannot be measured here (no /proc) is named, and the rest is printed.
 """
 
 SHOW_HELP = """\
