@@ -7,9 +7,9 @@ Nothing here is public API: the public classes live in ``fasttrial.profiling`` a
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, final
+from typing import Any, Final, Self, final
 
-from typing_extensions import Self, Unpack, disjoint_base
+from typing_extensions import disjoint_base
 
 from fasttrial.profiling._figures import SpanFigures
 
@@ -228,7 +228,7 @@ class TrialCore:
     # empty *args (accepts no positional argument) that keeps stubtest's signature check.
     def __init__(
         self,
-        *args: Unpack[tuple[()]],
+        *args: *tuple[()],
         name: Any,
         config: Any,
         bucket: Any = None,

@@ -32,7 +32,7 @@ from fasttrial.store.loaders import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = [
     "DEFAULT_LOADERS",
