@@ -795,7 +795,7 @@ def table_append_report(list columns, tuple ids, report, Py_ssize_t n):
     _put_obj(columns, ids, 0, n, t.name)
     _put_obj(columns, ids, 1, n, r.status._value_)
     seed = t.seed
-    _put_obj(columns, ids, 2, n, seed if seed else _NAN)
+    _put_obj(columns, ids, 2, n, seed if seed is not None else _NAN)  # 0 is a seed
     exc = t.exception
     _put_obj(columns, ids, 3, n, _NO_TEXT if exc is None else str(exc))
     tb = report.traceback

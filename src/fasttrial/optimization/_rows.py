@@ -84,7 +84,7 @@ def report_row(
     row: dict[str, Any] = {
         "name": trial.name,
         "status": report.status._value_,
-        "trial_seed": trial.seed if trial.seed else math.nan,
+        "trial_seed": trial.seed if trial.seed is not None else math.nan,  # 0 is a seed
         # An exception with an empty message is still an exception: "" is kept, only
         # None is "NA" (the core's fast path writes the same).
         "exception": NO_TEXT if exc is None else str(exc),

@@ -194,7 +194,8 @@ class RandomSearch:
         metrics: The metrics of every trial (a ``Metric``, a list, or a name -> Metric map).
         seed: Seed of the sampler; ``None`` draws one from the operating system. Each trial's
             ``seed`` is drawn from the same generator.
-        bucket: If given, each trial stores into ``bucket.sub(trial_name)``; by default a
+        bucket: If given, every trial is given it (``trial.store()`` writes into
+            ``bucket.sub(trial.name)``, as amltk's optimizers do); by default a
             trial gets its own lazy default bucket (nothing is created on disk).
         prefix: Trial names are ``f"{prefix}-{i}"`` with ``i`` counting from 0.
 
@@ -259,7 +260,7 @@ class RandomSearch:
             config=config,
             metrics=self.metrics,
             seed=seed,
-            bucket=self.bucket.sub(name),
+            bucket=self.bucket,  # store() puts the trial's files in bucket.sub(its name)
         )
 
     def tell(self, report: Trial.Report[Any]) -> None:
