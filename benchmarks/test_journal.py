@@ -239,7 +239,8 @@ def test_journal_is_100x_cheaper_than_optuna_journal_storage(
         }
     ratio = medians["optuna"] / medians["fasttrial"]
     line = (
-        f"journal-optuna  (after {PREFILL} trials) fasttrial journal loop {medians['fasttrial'] * 1e6:7.2f} us   optuna "
+        f"journal-optuna  (after {PREFILL} trials) fasttrial journal loop "
+        f"{medians['fasttrial'] * 1e6:7.2f} us   optuna "
         f"JournalStorage ask/tell {medians['optuna'] * 1e6:9.1f} us   optuna/fasttrial = "
         f"{ratio:6.1f}x (must be >= {MIN_OPTUNA_RATIO:g}x)"
     )
