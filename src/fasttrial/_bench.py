@@ -20,6 +20,7 @@ better than the absolute times.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib.util
 import os
@@ -36,9 +37,17 @@ from typing import Any
 IMPLS = ("fasttrial", "reference", "amltk")
 
 
+@functools.cache
 def have_amltk() -> bool:
-    """Whether amltk can be imported here."""
-    return importlib.util.find_spec("amltk") is not None
+    """Whether an amltk with the API compared here (``Trial.begin()``, as in 1.10.0) can be
+    imported: amltk 1.10.1's Trial has no ``begin()``, and is left out, not crashed on."""
+    if importlib.util.find_spec("amltk") is None:
+        return False
+    try:
+        trial = _load_amltk().Trial
+    except Exception:  # a broken install: not measured, like a missing one
+        return False
+    return callable(getattr(trial, "begin", None))
 
 
 @dataclass(frozen=True)
