@@ -68,9 +68,9 @@ def main(argv: list[str]) -> int:
 
         _slowdown.install()
     n = int(argv[0])
-    fns = _callables(argv[1:])
     with tempfile.TemporaryDirectory(prefix="fasttrial-counts-") as tmp:
-        os.chdir(tmp)
+        os.chdir(tmp)  # before the pairs are made: journal-append opens files here
+        fns = _callables(argv[1:])
         for fn, reset in fns.values():
             if reset is not None:
                 reset()

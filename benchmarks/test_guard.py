@@ -35,6 +35,7 @@ from fasttrial._bench import (
     RATIO_BUDGETS,
     FloorRatio,
     FloorUnavailable,
+    close_pairs,
     format_seconds,
     guard_clock,
     guard_pairs,
@@ -96,9 +97,12 @@ def _unavailable(reason: str) -> None:
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Any:
     cwd = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("guard"))
+    made: dict[str, Any] = {}
     try:
-        yield guard_pairs()
+        made = guard_pairs()
+        yield made
     finally:
+        close_pairs(made)
         os.chdir(cwd)
 
 

@@ -307,6 +307,14 @@ class GuardPair:
     floor_what: str
     reset: Callable[[], None] | None = None
     floor_error: str | None = None
+    close: Callable[[], None] | None = None  # releases what it holds (files): close_pairs
+
+
+def close_pairs(pairs: dict[str, GuardPair]) -> None:
+    """Release what the pairs of ``guard_pairs()`` hold open (the journal-append files)."""
+    for pair in pairs.values():
+        if pair.close is not None:
+            pair.close()
 
 
 def _interval_floor() -> Callable[[], Any]:
@@ -430,11 +438,14 @@ def guard_pairs(
 
     jstate: dict[str, Any] = {"round": 0}
 
-    def reset_journal() -> None:
-        old = jstate.get("history")
+    def close_journal() -> None:
+        old = jstate.pop("history", None)
         if old is not None:
             old.close()
-            os.close(jstate["fd"])
+            os.close(jstate.pop("fd"))
+
+    def reset_journal() -> None:
+        close_journal()
         jstate["round"] += 1
         k = jstate["round"]
         for name in (f"guard-{k}.journal", f"guard-{k}.journal.lock", f"guard-{k}.floor"):
@@ -471,6 +482,7 @@ def guard_pairs(
         journal_floor,
         "RowFloor.append and one write(2) of a record of the same size (O_APPEND)",
         reset=reset_journal,
+        close=close_journal,
     )
     return pairs
 

@@ -50,8 +50,11 @@ def test_interval_floor_refuses_where_memory_is_not_read_natively() -> None:
         assert pairs[op].floor is None
         assert "psutil" in str(pairs[op].floor_error)
     assert pairs["history-add"].floor is not None  # appending needs no memory reading
-    with pytest.raises(_bench.FloorUnavailable, match="psutil"):
-        _bench.ratio_to_floor(pairs["begin"], rounds=1, batches=1)
+    try:
+        with pytest.raises(_bench.FloorUnavailable, match="psutil"):
+            _bench.ratio_to_floor(pairs["begin"], rounds=1, batches=1)
+    finally:
+        _bench.close_pairs(pairs)
 
 
 def _report(name: str, loss: float, profile: bool) -> Trial.Report:

@@ -305,7 +305,13 @@ def test_bench_quick_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [out]  # amltk's bucket folder would go to a temp dir
     # The ratios to the floor, with the CI guard's budgets.
     assert "time over the floor" in result.stdout
-    assert set(doc["floor_ratios"]) == {"begin", "profile", "trial-full", "history-add"}
+    assert set(doc["floor_ratios"]) == {
+        "begin",
+        "profile",
+        "trial-full",
+        "history-add",
+        "journal-append",
+    }
     for op, row in doc["floor_ratios"].items():
         assert row["fasttrial"] > 0 and row["floor"] > 0, op
         assert row["ratio"] == pytest.approx(row["ratio"])  # a number, not NaN
@@ -333,7 +339,7 @@ def test_bench_says_which_floor_it_cannot_measure_and_prints_the_rest(
     assert "the floor cannot be measured here" in printed
     assert "history-add" in printed  # its floor needs no memory reading
     doc = json.loads(out.read_text())
-    assert set(doc["floor_ratios"]) == {"history-add"}
+    assert set(doc["floor_ratios"]) == {"history-add", "journal-append"}
     assert set(doc["floor_errors"]) == {"begin", "profile", "trial-full"}
     assert set(doc["medians"]) == {"trial-full", "begin", "profile"}
     assert doc["medians"]["begin"]["fasttrial"] > 0
@@ -385,7 +391,7 @@ def test_bench_without_proc(tmp_path: Path) -> None:
     assert "is /proc mounted?" in printed
     assert "reference: not measured" in printed  # psutil needs /proc
     doc = json.loads(out.read_text())
-    assert set(doc["floor_ratios"]) == {"history-add"}
+    assert set(doc["floor_ratios"]) == {"history-add", "journal-append"}
     assert doc["medians"]["begin"]["fasttrial"] > 0
     assert "reference" in doc["not_measured"]
 

@@ -306,7 +306,7 @@ class TestDfEquivalence:
         ]
         df = History(reports).df()
         assert pd.isna(df.loc["r0", "trial_seed"])
-        assert pd.isna(df.loc["r1", "trial_seed"])  # seed 0 is written as missing (amltk)
+        assert df.loc["r1", "trial_seed"] == 0  # a seed (amltk writes it as missing)
         assert df.loc["r2", "trial_seed"] == 7
         pd.testing.assert_frame_equal(df, build_frame(rows(reports)))
 
@@ -526,7 +526,7 @@ class TestFromDf:
                 assert got.metric_defs == orig.metric_defs
                 assert _without_missing(got.config) == _without_missing(orig.config)
                 assert _without_missing(got.summary) == _without_missing(orig.summary)
-                assert got.trial.seed == (orig.trial.seed or None)
+                assert got.trial.seed == orig.trial.seed
                 assert (got.exception is None) == (orig.exception is None)
                 if orig.exception is not None:
                     assert str(got.exception) == str(orig.exception)

@@ -202,13 +202,15 @@ def test_a_full_ask_tell_loop_fills_a_history() -> None:
     assert "RandomSearch(" in repr(search)
 
 
-def test_bucket_gives_each_trial_its_own_sub_bucket(tmp_path: Path) -> None:
+def test_bucket_is_handed_to_each_trial_which_stores_under_its_name(tmp_path: Path) -> None:
     bucket = PathBucket(tmp_path / "run", lazy=True)
     search = RandomSearch(SPACE, metrics=LOSS, seed=0, bucket=bucket, prefix="cfg")
     trial = search.ask()
     assert trial.name == "cfg-0"
-    assert Path(trial.bucket.path) == tmp_path / "run" / "cfg-0"
+    assert Path(trial.bucket.path) == tmp_path / "run"  # as amltk's optimizers hand it out
     assert not (tmp_path / "run").exists()  # nothing on disk until something is stored
+    trial.store({"note.txt": "hi"})
+    assert (tmp_path / "run" / "cfg-0" / "note.txt").read_text() == "hi"
 
 
 def test_no_folder_is_created_by_default(tmp_path: Path) -> None:

@@ -103,10 +103,13 @@ def floor_ratios(
     errors: dict[str, str] = {}
     with _bench.in_temporary_directory(), console.status("timing the floors"):
         pairs = _bench.guard_pairs()
-        for name, pair in pairs.items():
-            if pair.floor is None:
-                errors[name] = pair.floor_error or "its floor cannot be measured here"
-        ratios = _bench.ratios_to_floor(pairs, rounds=rounds, batches=batches)
+        try:
+            for name, pair in pairs.items():
+                if pair.floor is None:
+                    errors[name] = pair.floor_error or "its floor cannot be measured here"
+            ratios = _bench.ratios_to_floor(pairs, rounds=rounds, batches=batches)
+        finally:
+            _bench.close_pairs(pairs)
     return ratios, errors
 
 
