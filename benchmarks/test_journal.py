@@ -200,19 +200,39 @@ def test_journal_loop_costs_at_most_1_5x_in_memory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     memory = Loop(History())
+    figures = []
     with History.open(tmp_path / "h.journal") as h:
         journal = Loop(h)
-        medians = interleaved({"memory": memory.run, "journal": journal.run}, BATCH)
-    ratio = medians["journal"] / medians["memory"]
-    line = (
-        f"journal-loop  in-memory {medians['memory'] * 1e6:7.2f} us   journal "
-        f"{medians['journal'] * 1e6:7.2f} us   journal/in-memory = {ratio:5.2f}x "
-        f"(must be <= {MAX_LOOP_RATIO:g}x)"
-    )
-    print(line)
-    ratio_lines.append(line)
+        # The median of the rounds' ratios (a round times both loops back to back, so a
+        # change of the machine's load between rounds cancels); a figure over the budget is
+        # measured once more before it fails, as the overhead guard does.
+        for _attempt in range(2):
+            ratio, medians = _loop_ratio(memory, journal)
+            line = (
+                f"journal-loop  in-memory {medians['memory'] * 1e6:7.2f} us   journal "
+                f"{medians['journal'] * 1e6:7.2f} us   journal/in-memory = {ratio:5.2f}x "
+                f"(median of {ROUNDS} rounds' ratios; must be <= {MAX_LOOP_RATIO:g}x)"
+            )
+            print(line)
+            figures.append(line)
+            if ratio <= MAX_LOOP_RATIO:
+                break
+    ratio_lines.extend(figures)
     assert len(History.open(tmp_path / "h.journal", mode="r")) == journal.i
-    assert ratio <= MAX_LOOP_RATIO, line
+    assert ratio <= MAX_LOOP_RATIO, "\n".join(figures)
+
+
+def _loop_ratio(memory: Loop, journal: Loop) -> tuple[float, dict[str, float]]:
+    memory.run(BATCH // 10)  # warm up
+    journal.run(BATCH // 10)
+    ratios, times = [], {"memory": [], "journal": []}
+    for _ in range(ROUNDS):
+        m = per_trial(memory.run, BATCH)
+        j = per_trial(journal.run, BATCH)
+        times["memory"].append(m)
+        times["journal"].append(j)
+        ratios.append(j / m)
+    return statistics.median(ratios), {k: statistics.median(v) for k, v in times.items()}
 
 
 @needs_optuna
